@@ -6,6 +6,7 @@ JSESSION_NO_EXTENSIONS=1   build a pure-Python package (the fallback); also auto
 JSESSION_OPENSSL_DIR=DIR   OpenSSL to compile and link against (DIR/include, DIR/lib)
 JSESSION_SANITIZE=1        build the extensions with AddressSanitizer and UBSan (debug builds)
 JSESSION_CYTHON_TRACE=1    line tracing for coverage and profilers
+JSESSION_BUILD_ONLY=a,b    build only these modules of jsession._c (development)
 """
 
 import os
@@ -48,8 +49,9 @@ def _extensions():
         directives["linetrace"] = True
         macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
+    only = [m for m in os.environ.get("JSESSION_BUILD_ONLY", "").split(",") if m]
     exts = []
-    for name in MODULES:
+    for name in only or MODULES:
         exts.append(
             Extension(
                 f"jsession._c.{name}",
