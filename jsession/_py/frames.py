@@ -1,0 +1,74 @@
+"""Pure-Python twin of ``jsession._c.frames``: delimiter search, assembly, buffer checks."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+DELIM = b"<IDS|MSG>"
+_DELIM_LEN = len(DELIM)
+
+
+def _is_delimiter(frame: Any) -> bool:
+    if type(frame) is bytes:
+        return frame == DELIM
+    try:
+        view = memoryview(frame)
+    except TypeError:
+        return False  # not bytes-like, so not equal to the delimiter (as list.index would say)
+    with view:
+        # lengths first: a 1 GiB ident is rejected without reading it
+        return view.nbytes == _DELIM_LEN and view.tobytes() == DELIM
+
+
+def find_delimiter(frames: Iterable[Any]) -> int:
+    """Index of the first frame equal to ``b"<IDS|MSG>"``, or -1 when there is none."""
+    for i, frame in enumerate(frames):
+        if _is_delimiter(frame):
+            return i
+    return -1
+
+
+def build_frames(ident: Any, signature: bytes, parts: Iterable[Any]) -> list:
+    """``[*idents, DELIM, signature, *parts]``: a list ident is spliced, None adds nothing."""
+    if isinstance(ident, list):
+        out = list(ident)
+    elif ident is None:
+        out = []
+    else:
+        out = [ident]
+    out.append(DELIM)
+    out.append(signature)
+    out.extend(parts)
+    return out
+
+
+def check_buffers(buffers: Iterable[Any]) -> None:
+    """Raise unless every buffer is a contiguous buffer-protocol object."""
+    for idx, buf in enumerate(buffers):
+        try:
+            view = memoryview(buf)
+        except TypeError as e:
+            raise TypeError("Buffer objects must support the buffer protocol.") from e
+        with view:
+            if not view.contiguous:
+                raise ValueError("Buffer %i (%r) is not contiguous" % (idx, buf))
+
+
+def frame_sizes(frames: Iterable[Any]) -> list[int]:
+    """The size in bytes of every frame; TypeError for a frame that is not a buffer."""
+    sizes = []
+    for idx, frame in enumerate(frames):
+        if type(frame) is bytes:
+            sizes.append(len(frame))
+            continue
+        try:
+            view = memoryview(frame)
+        except TypeError:
+            raise TypeError(
+                "frame %i does not support the buffer protocol: %s" % (idx, type(frame).__name__)
+            ) from None
+        with view:
+            if not view.contiguous:
+                raise ValueError("frame %i is not contiguous" % idx)
+            sizes.append(view.nbytes)
+    return sizes

@@ -1,0 +1,978 @@
+"""The Jupyter message session: build, pack, sign, send and receive messages.
+
+``Session`` speaks the same API as ``jupyter_client.session.Session`` (8.10) and puts the
+same bytes on the wire. What differs is underneath: signing, delimiter search and header
+dates run in the compiled core (``jsession._c``, or its pure-Python twin ``jsession._py``),
+and the per-message paths read plain attributes kept in step with the traits by observers,
+never traitlets descriptors.
+
+Also here: ``Message`` (attribute access to a message dict), ``SessionFactory`` (a base
+for configurables that own a Session) and the packers and helpers of the reference module.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import os
+import pickle
+import pprint
+import random  # noqa: F401  (part of the reference module's namespace)
+import sys
+import typing as t
+import warnings
+from binascii import b2a_hex
+from datetime import datetime, timezone
+from hmac import compare_digest  # noqa: F401  (part of the reference module's namespace)
+
+import zmq
+import zmq.asyncio
+from traitlets import (
+    Any,
+    Bool,
+    Callable,
+    CBytes,
+    CUnicode,
+    Dict,
+    DottedObjectName,
+    Instance,
+    Integer,
+    Set,
+    TraitError,
+    Unicode,
+    observe,
+)
+from traitlets.config.configurable import Configurable, LoggingConfigurable
+from traitlets.log import get_logger
+from traitlets.utils.importstring import import_item
+
+from . import _backend
+from ._version import protocol_version
+from .adapter import adapt
+from .jsonutil import extract_dates, json_clean, json_default, parse_date, squash_dates
+
+__all__ = [
+    "DELIM",
+    "DONE",
+    "Message",
+    "Session",
+    "SessionFactory",
+    "default_secure",
+    "extract_header",
+    "json_packer",
+    "json_unpacker",
+    "msg_header",
+    "new_id",
+    "new_id_bytes",
+    "orjson_packer",
+    "orjson_unpacker",
+    "pickle_packer",
+    "pickle_unpacker",
+    "session_aliases",
+    "session_flags",
+    "squash_unicode",
+    "utcnow",
+]
+
+PICKLE_PROTOCOL = pickle.DEFAULT_PROTOCOL
+
+utc = timezone.utc
+
+#: Default thresholds for buffer extraction (kept for API compatibility).
+MAX_ITEMS = 64
+MAX_BYTES = 1024
+
+#: The frame separating routing identities from the signed message.
+DELIM = b"<IDS|MSG>"
+
+#: A tracker that is always done: returned when nothing needs tracking.
+DONE = zmq.MessageTracker()
+
+#: Identity frames larger than this come back from ``feed_identities(copy=False)`` as
+#: memoryviews of the received frame instead of bytes copies (ZeroMQ routing ids are at
+#: most 255 bytes, so only a malformed or hostile message has larger ones).
+IDENT_COPY_LIMIT = 2**16
+
+#: A signature longer than this is rejected without being stored in the replay history
+#: or echoed whole in the error message (a sha512 hex digest is 128 bytes).
+MAX_SIGNATURE_SIZE = 1024
+
+
+def __getattr__(name: str) -> t.Any:
+    # tornado is only needed for ZMQStream and SessionFactory.loop: import it on demand
+    if name == "IOLoop":
+        from tornado.ioloop import IOLoop
+
+        return IOLoop
+    if name == "ZMQStream":
+        from zmq.eventloop.zmqstream import ZMQStream
+
+        return ZMQStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _zmqstream_type() -> type | None:
+    """ZMQStream's class if its module is loaded (no stream can exist otherwise)."""
+    module = sys.modules.get("zmq.eventloop.zmqstream")
+    return None if module is None else module.ZMQStream
+
+
+# -----------------------------------------------------------------------------
+# packers
+# -----------------------------------------------------------------------------
+
+
+def squash_unicode(obj: t.Any) -> t.Any:
+    """Encode every str in a nested dict/list structure (keys included) to UTF-8 bytes."""
+    if isinstance(obj, dict):
+        for key in list(obj):
+            obj[key] = squash_unicode(obj[key])
+            if isinstance(key, str):
+                obj[squash_unicode(key)] = obj.pop(key)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            obj[i] = squash_unicode(item)
+    elif isinstance(obj, str):
+        obj = obj.encode("utf8")
+    return obj
+
+
+def _json_dumps(obj: t.Any) -> bytes:
+    text = json.dumps(obj, default=json_default, ensure_ascii=False, allow_nan=False)
+    return text.encode("utf8", errors="surrogateescape")
+
+
+def json_packer(obj: t.Any) -> bytes:
+    """Pack an object to UTF-8 JSON bytes (dates as ISO 8601, no NaN)."""
+    try:
+        return _json_dumps(obj)
+    except (TypeError, ValueError) as e:
+        # not JSON as given: clean it, pack that, and tell the caller
+        packed = _json_dumps(json_clean(obj))
+        warnings.warn(
+            f"Message serialization failed with:\n{e}\n"
+            "Supporting this message is deprecated in jupyter-client 7, please make "
+            "sure your message is JSON-compliant",
+            stacklevel=2,
+        )
+        return packed
+
+
+def json_unpacker(s: str | bytes) -> t.Any:
+    """Unpack JSON from str or UTF-8 bytes (undecodable bytes become U+FFFD)."""
+    if isinstance(s, (bytes, memoryview)):
+        s = str(s, "utf8", "replace")
+    return json.loads(s)
+
+
+try:
+    import orjson
+except ModuleNotFoundError:
+    has_orjson = False
+    orjson_packer, orjson_unpacker = json_packer, json_unpacker
+else:
+    has_orjson = True
+
+    def orjson_packer(
+        obj: t.Any, *, option: int | None = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+    ) -> bytes:
+        """Pack with orjson; anything orjson refuses goes through ``json_packer``."""
+        try:
+            return orjson.dumps(obj, default=json_default, option=option)
+        except Exception:
+            return json_packer(obj)
+
+    def orjson_unpacker(s: str | bytes) -> t.Any:
+        """Unpack with orjson; anything orjson refuses goes through ``json_unpacker``."""
+        try:
+            return orjson.loads(s)
+        except Exception:
+            return json_unpacker(s)
+
+
+try:
+    import msgpack
+except ModuleNotFoundError:
+    has_msgpack = False
+else:
+    has_msgpack = True
+    msgpack_packer = functools.partial(msgpack.packb, default=json_default)
+    msgpack_unpacker = msgpack.unpackb
+
+
+def pickle_packer(o: t.Any) -> bytes:
+    """Pickle an object, dates squashed to ISO 8601 strings first."""
+    return pickle.dumps(squash_dates(o), PICKLE_PROTOCOL)
+
+
+pickle_unpacker = pickle.loads
+
+# packer name -> (pack, unpack); a name missing here is an import string
+_KNOWN_PACKERS: dict[str, tuple[t.Callable, t.Callable]] = {
+    "json": (json_packer, json_unpacker),
+    "orjson": (orjson_packer, orjson_unpacker),
+    "pickle": (pickle_packer, pickle_unpacker),
+}
+if has_msgpack:
+    _KNOWN_PACKERS["msgpack"] = (msgpack_packer, msgpack_unpacker)
+
+# unpackers that read any buffer, so received frames can be handed over without a copy
+_BUFFER_UNPACKERS = {unpack for _, unpack in _KNOWN_PACKERS.values()}
+
+
+# -----------------------------------------------------------------------------
+# ids, headers, configuration helpers
+# -----------------------------------------------------------------------------
+
+
+def new_id() -> str:
+    """A new random id: 16 random bytes as hex, in two dash-separated groups (8-24)."""
+    raw = os.urandom(16)
+    return b2a_hex(raw[:4]).decode("ascii") + "-" + b2a_hex(raw[4:]).decode("ascii")
+
+
+def new_id_bytes() -> bytes:
+    """``new_id()`` as ASCII bytes."""
+    return new_id().encode("ascii")
+
+
+session_aliases = {
+    "ident": "Session.session",
+    "user": "Session.username",
+    "keyfile": "Session.keyfile",
+}
+
+session_flags = {
+    "secure": (
+        {"Session": {"key": new_id_bytes(), "keyfile": ""}},
+        """Sign messages with HMAC, using a freshly generated random key.""",
+    ),
+    "no-secure": (
+        {"Session": {"key": b"", "keyfile": ""}},
+        """Do not sign or check messages.""",
+    ),
+}
+
+
+def default_secure(cfg: t.Any) -> None:
+    """Deprecated: give ``cfg`` a random Session.key unless it sets a key or keyfile."""
+    warnings.warn("default_secure is deprecated", DeprecationWarning, stacklevel=2)
+    if "Session" in cfg and ("key" in cfg.Session or "keyfile" in cfg.Session):
+        return
+    cfg.Session.key = new_id_bytes()
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(utc)
+
+
+def msg_header(
+    msg_id: str, msg_type: str, username: str, session: Session | str
+) -> dict[str, t.Any]:
+    """A message header dict, dated now, for the current protocol version."""
+    return {
+        "msg_id": msg_id,
+        "msg_type": msg_type,
+        "username": username,
+        "session": session,
+        "date": utcnow(),
+        "version": protocol_version,
+    }
+
+
+def extract_header(msg_or_header: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The header of a message, or the argument itself when it already is a header."""
+    if not msg_or_header:
+        return {}
+    try:
+        header = msg_or_header["header"]
+    except KeyError:
+        msg_or_header["msg_id"]  # neither a message nor a header: let KeyError out
+        header = msg_or_header
+    if not isinstance(header, dict):
+        header = dict(header)
+    return header
+
+
+# -----------------------------------------------------------------------------
+# classes
+# -----------------------------------------------------------------------------
+
+
+class SessionFactory(LoggingConfigurable):
+    """Base class for configurables that own a Session, a zmq Context and an IOLoop."""
+
+    logname = Unicode("")
+
+    @observe("logname")
+    def _logname_changed(self, change: t.Any) -> None:
+        self.log = logging.getLogger(change["new"])
+
+    context = Instance("zmq.Context")
+
+    def _context_default(self) -> zmq.Context:
+        return zmq.Context()
+
+    session = Instance("jsession.session.Session", allow_none=True)
+
+    loop = Instance("tornado.ioloop.IOLoop")
+
+    def _loop_default(self) -> t.Any:
+        from tornado.ioloop import IOLoop
+
+        return IOLoop.current()
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        if self.session is None:
+            self.session = Session(**kwargs)
+
+
+class Message:
+    """A message dict with attribute access; nested dicts become Messages too.
+
+    ``dict(Message(d))`` gives the (top level) dict back.
+    """
+
+    def __init__(self, msg_dict: dict[str, t.Any]) -> None:
+        attrs = self.__dict__
+        for key, value in dict(msg_dict).items():
+            attrs[key] = Message(value) if isinstance(value, dict) else value
+
+    def __iter__(self) -> t.Iterator[tuple[str, t.Any]]:
+        return iter(self.__dict__.items())
+
+    def __repr__(self) -> str:
+        return repr(self.__dict__)
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.__dict__)
+
+    def __contains__(self, k: object) -> bool:
+        return k in self.__dict__
+
+    def __getitem__(self, k: str) -> t.Any:
+        return self.__dict__[k]
+
+
+class _HMACSigner:
+    """Signs with an ``hmac.HMAC`` object given by the caller (``session.auth = ...``)."""
+
+    def __init__(self, auth: hmac.HMAC) -> None:
+        self._auth = auth
+
+    def sign(self, frames: t.Iterable[t.Any]) -> bytes:
+        h = self._auth.copy()
+        for frame in frames:
+            h.update(frame)
+        return h.hexdigest().encode()
+
+    def verify(self, signature: t.Any, frames: t.Iterable[t.Any]) -> bool:
+        return hmac.compare_digest(bytes(signature), self.sign(frames))
+
+
+# trait name -> the plain attribute the per-message paths read instead
+_CACHED_TRAITS = {
+    "pack": "_pack",
+    "unpack": "_unpack",
+    "session": "_session_str",
+    "username": "_username",
+    "metadata": "_metadata",
+    "digest_history": "_digest_history",
+    "digest_history_size": "_digest_history_size",
+    "check_pid": "_check_pid",
+    "pid": "_pid",
+    "copy_threshold": "_copy_threshold",
+    "adapt_version": "_adapt_version",
+    "debug": "_debug",
+}
+
+
+class Session(Configurable):
+    """Builds, packs, signs, sends and receives Jupyter messages.
+
+    Messages are dicts (see ``msg``); on the wire a message is a list of frames
+    ``[*idents, DELIM, signature, header, parent_header, metadata, content, *buffers]``
+    (see ``serialize`` and ``deserialize``). With a ``key``, every message is signed with
+    HMAC (``signature_scheme``, default hmac-sha256) and every received message is checked,
+    including against replays of a signature already seen.
+
+    Parameters (all traits, all configurable)
+    ----------
+    key : bytes
+        The HMAC key; empty turns signing off. Default: a random key.
+    keyfile : str
+        A file holding the key (surrounding whitespace stripped).
+    signature_scheme : str
+        ``hmac-<name>`` for any hash that ``hashlib`` offers.
+    packer, unpacker : str
+        'orjson' (the default when available), 'json', 'pickle', 'msgpack', or the import
+        string of a callable.
+    pack, unpack : callable
+        The serialization functions themselves.
+    session : str
+        This session's id; default a new random id.
+    username : str
+        Put in every header; default ``$USER``.
+    """
+
+    debug = Bool(False, config=True, help="""Print every message sent and received.""")
+
+    check_pid = Bool(
+        True,
+        config=True,
+        help="""Refuse to send from a forked child process (a fork shares the parent's
+        sockets). Turn off only when fork safety is handled elsewhere.""",
+    )
+
+    packer = DottedObjectName(
+        "orjson" if has_orjson else "json",
+        config=True,
+        help="""How messages are packed: 'orjson', 'json', 'pickle', 'msgpack', or the
+        import string of a callable taking a JSON-able object and returning bytes.""",
+    )
+    unpacker = DottedObjectName(
+        "orjson" if has_orjson else "json",
+        config=True,
+        help="""How messages are unpacked: a known packer name or an import string.""",
+    )
+    pack = Callable(orjson_packer if has_orjson else json_packer)
+    unpack = Callable(orjson_unpacker if has_orjson else json_unpacker)
+
+    @observe("packer", "unpacker")
+    def _packer_unpacker_changed(self, change: t.Any) -> None:
+        new = change["new"]
+        known = _KNOWN_PACKERS.get(new.lower())
+        if known is None:
+            which = "pack" if change["name"] == "packer" else "unpack"
+            self.set_trait(which, import_item(str(new)))
+            return
+        self.pack, self.unpack = known
+        self.packer = self.unpacker = new
+
+    session = CUnicode("", config=True, help="""The id of this session.""")
+
+    def _session_default(self) -> str:
+        value = new_id()
+        self.bsession = value.encode("ascii")
+        return value
+
+    @observe("session")
+    def _session_changed(self, change: t.Any) -> None:
+        self.bsession = self.session.encode("ascii")
+
+    bsession = CBytes(b"")
+
+    username = Unicode(
+        os.environ.get("USER", "username"),
+        help="""The user name put in message headers. Default: the system user name.""",
+        config=True,
+    )
+
+    metadata = Dict(
+        {},
+        config=True,
+        help="""Metadata copied into the metadata dict of every message built here.""",
+    )
+
+    adapt_version = Integer(0)
+
+    key = CBytes(config=True, help="""The key that signs messages (HMAC); empty: no signing.""")
+
+    def _key_default(self) -> bytes:
+        return new_id_bytes()
+
+    @observe("key")
+    def _key_changed(self, change: t.Any) -> None:
+        self._new_auth()
+
+    signature_scheme = Unicode(
+        "hmac-sha256",
+        config=True,
+        help="""How messages are signed: 'hmac-<hash>', for any hash hashlib offers.""",
+    )
+
+    @observe("signature_scheme")
+    def _signature_scheme_changed(self, change: t.Any) -> None:
+        scheme = change["new"]
+        if not scheme.startswith("hmac-"):
+            raise TraitError("signature_scheme must start with 'hmac-', got %r" % scheme)
+        name = scheme.split("-", 1)[1]
+        try:
+            self.digest_mod = getattr(hashlib, name)
+        except AttributeError as e:
+            raise TraitError("hashlib has no such attribute: %s" % name) from e
+        self._new_auth()
+
+    digest_mod = Any()
+
+    def _digest_mod_default(self) -> t.Callable:
+        return hashlib.sha256
+
+    auth = Instance(hmac.HMAC, allow_none=True)
+
+    @observe("auth")
+    def _auth_changed(self, change: t.Any) -> None:
+        auth = change["new"]
+        if auth is None:
+            self._signer = None
+        elif auth is not self._auth_made:
+            self._signer = _HMACSigner(auth)
+
+    def _new_auth(self) -> None:
+        key = self.key
+        if not key:
+            self._auth_made = None
+            self.auth = None
+            self._signer = None
+            return
+        digest_mod = self.digest_mod
+        # hmac.HMAC validates the digest exactly as the reference does, and is kept as
+        # .auth for callers that read it; signing itself goes through the compiled core
+        self._auth_made = auth = hmac.HMAC(key, digestmod=digest_mod)
+        self.auth = auth
+        name = self.signature_scheme.split("-", 1)[1]
+        if getattr(hashlib, name, None) is digest_mod:
+            self._signer = _backend.active.Signer(key, name)
+        else:  # digest_mod was set directly: sign with exactly that
+            self._signer = _HMACSigner(auth)
+
+    digest_history = Set()
+    digest_history_size = Integer(
+        2**16,
+        config=True,
+        help="""How many signatures to remember for replay protection; past this
+        number, 10% are forgotten. 0 remembers none.""",
+    )
+
+    keyfile = Unicode("", config=True, help="""A file holding the key.""")
+
+    @observe("keyfile")
+    def _keyfile_changed(self, change: t.Any) -> None:
+        path = change["new"]
+        try:
+            with open(path, "rb") as f:
+                self.key = f.read().strip()
+        except OSError as e:
+            raise type(e)(e.errno, f"cannot read Session.keyfile: {e.strerror}", path) from None
+
+    pid = Integer()
+
+    copy_threshold = Integer(
+        2**16,
+        config=True,
+        help="""Frames of at least this many bytes are sent without a copy.""",
+    )
+    buffer_threshold = Integer(
+        MAX_BYTES,
+        config=True,
+        help="""Threshold (bytes) above which an object's buffer is sent apart (kept
+        for compatibility).""",
+    )
+    item_threshold = Integer(
+        MAX_ITEMS,
+        config=True,
+        help="""The most items of a container introspected for custom serialization
+        (kept for compatibility).""",
+    )
+
+    @observe(*_CACHED_TRAITS)
+    def _cache_trait(self, change: t.Any) -> None:
+        self.__dict__[_CACHED_TRAITS[change["name"]]] = change["new"]
+
+    _auth_made: hmac.HMAC | None = None
+    _signer: t.Any = None
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        """Create a Session; every trait can be given as a keyword argument."""
+        super().__init__(**kwargs)
+        self._check_packers()
+        self.none = self.pack({})
+        self.session  # noqa: B018  (creates the default id, and bsession with it)
+        self.pid = os.getpid()
+        for trait, attr in _CACHED_TRAITS.items():
+            self.__dict__[attr] = getattr(self, trait)
+        self._new_auth()
+        if not self.key:
+            get_logger().warning(
+                "Message signing is disabled.  This is insecure and not recommended!"
+            )
+
+    def clone(self) -> Session:
+        """A new Session with the same settings and its own copy of the replay history."""
+        other = type(self)()
+        for name in self.traits():
+            setattr(other, name, getattr(self, name))
+        other.digest_history = set(self.digest_history)
+        return other
+
+    message_count = 0
+
+    @property
+    def msg_id(self) -> str:
+        """A new message id: ``{session}_{pid}_{counter}``."""
+        n = self.message_count
+        self.message_count = n + 1
+        return f"{self._session_str}_{os.getpid()}_{n}"
+
+    def _check_packers(self) -> None:
+        """Check that pack/unpack round-trip a small message and whether dates survive."""
+        pack, unpack = self.pack, self.unpack
+        sample = {"a": [1, "hi"]}
+        try:
+            packed = pack(sample)
+        except Exception as e:
+            raise ValueError(
+                f"packer '{self.packer}' could not serialize a simple message: {e}"
+            ) from e
+        if not isinstance(packed, bytes):
+            raise ValueError("message packed to %r, but bytes are required" % type(packed))
+        try:
+            unpacked = unpack(packed)
+            if unpacked != sample:
+                raise AssertionError(f"{unpacked!r} != {sample!r}")
+        except Exception as e:
+            raise ValueError(
+                f"unpacker {self.unpacker!r} could not handle output from packer "
+                f"{self.packer!r}: {e}"
+            ) from e
+        try:
+            dated = unpack(pack({"t": utcnow()}))
+            dates_ok = not isinstance(dated["t"], datetime)
+        except Exception:
+            dates_ok = False
+        if not dates_ok:
+            # this packer cannot take datetimes (or brings them back as such): give it strings
+            self.pack = lambda o: pack(squash_dates(o))
+            self.unpack = unpack
+
+    def msg_header(self, msg_type: str) -> dict[str, t.Any]:
+        """A new header for a message of this type from this session."""
+        return msg_header(self.msg_id, msg_type, self._username, self._session_str)
+
+    def msg(
+        self,
+        msg_type: str,
+        content: dict | None = None,
+        parent: dict[str, t.Any] | None = None,
+        header: dict[str, t.Any] | None = None,
+        metadata: dict[str, t.Any] | None = None,
+    ) -> dict[str, t.Any]:
+        """Build a message dict: header, msg_id, msg_type, parent_header, content, metadata.
+
+        This is the nested form; ``serialize`` turns it into frames for the wire.
+        """
+        if header is None:
+            header = self.msg_header(msg_type)
+        md = self._metadata.copy()
+        if metadata is not None:
+            md.update(metadata)
+        return {
+            "header": header,
+            "msg_id": header["msg_id"],
+            "msg_type": header["msg_type"],
+            "parent_header": {} if parent is None else extract_header(parent),
+            "content": {} if content is None else content,
+            "metadata": md,
+        }
+
+    def sign(self, msg_list: list) -> bytes:
+        """The hex HMAC of the given frames (header, parent, metadata, content); b"" unsigned."""
+        signer = self._signer
+        if signer is None:
+            return b""
+        return signer.sign(msg_list)
+
+    def serialize(
+        self,
+        msg: dict[str, t.Any],
+        ident: list[bytes] | bytes | None = None,
+    ) -> list[bytes]:
+        """The frames of a message dict, ready to send (buffers not included).
+
+        ``[*idents, DELIM, signature, header, parent_header, metadata, content]``, each
+        part packed. A list ident is spliced in frame by frame; any other ident is one frame.
+        """
+        content = msg.get("content", {})
+        if content is None:
+            content = self.none
+        elif isinstance(content, dict):
+            content = self._pack(content)
+        elif isinstance(content, bytes):
+            pass  # already packed (a relayed message)
+        elif isinstance(content, str):
+            content = content.encode("utf8")
+        else:
+            raise TypeError("Content incorrect type: %s" % type(content))
+        pack = self._pack
+        parts = [pack(msg["header"]), pack(msg["parent_header"]), pack(msg["metadata"]), content]
+        signer = self._signer
+        signature = b"" if signer is None else signer.sign(parts)
+        return _backend.active.frames.build_frames(ident, signature, parts)
+
+    def send(
+        self,
+        stream: t.Any,
+        msg_or_type: dict[str, t.Any] | str,
+        content: dict[str, t.Any] | None = None,
+        parent: dict[str, t.Any] | None = None,
+        ident: bytes | list[bytes] | None = None,
+        buffers: list[t.Any] | None = None,
+        track: bool = False,
+        header: dict[str, t.Any] | None = None,
+        metadata: dict[str, t.Any] | None = None,
+    ) -> dict[str, t.Any] | None:
+        """Build (unless given a message dict), sign and send a message.
+
+        Parameters
+        ----------
+        stream : zmq.Socket, zmq.asyncio.Socket, ZMQStream or None
+            Where to send; None builds the message and sends nothing.
+        msg_or_type : str or dict
+            A msg_type (a new message is built from content, parent, header, metadata)
+            or a whole message dict, sent as it is (with its "buffers" unless given).
+        ident : bytes or list of bytes
+            Routing identities put in front of the message.
+        buffers : list of buffer-protocol objects
+            Extra frames after the message, not signed. Each frame of at least
+            ``copy_threshold`` bytes is sent without a copy.
+        track : bool
+            Return a tracker that is done once ZeroMQ has released every frame sent
+            without a copy (sockets only; ZMQStream cannot track).
+
+        Returns
+        -------
+        The message dict, with "tracker" set; None when refused in a forked child.
+        """
+        if not isinstance(stream, zmq.Socket):
+            track = False  # only sockets can track
+        if isinstance(stream, zmq.asyncio.Socket):
+            stream = zmq.Socket.shadow(stream.underlying)
+
+        if isinstance(msg_or_type, (Message, dict)):
+            msg = msg_or_type
+            buffers = buffers or msg.get("buffers", [])  # type: ignore[union-attr]
+        else:
+            msg = self.msg(msg_or_type, content=content, parent=parent, header=header, metadata=metadata)
+        if self._check_pid and os.getpid() != self._pid:
+            get_logger().warning("WARNING: attempted to send message from fork\n%s", msg)
+            return None
+        if buffers is None:
+            buffers = []
+        frames = _backend.active.frames
+        frames.check_buffers(buffers)
+        if self._adapt_version:
+            msg = adapt(msg, self._adapt_version)
+        to_send = self.serialize(msg, ident)
+        to_send.extend(buffers)
+
+        tracker = DONE
+        if stream is None:
+            pass
+        elif isinstance(stream, zmq.Socket):
+            tracker = self._send_frames(stream, to_send, track)
+        else:  # ZMQStream (or a socket-like object): it decides for the whole message
+            longest = max(frames.frame_sizes(to_send))
+            stream.send_multipart(to_send, copy=longest < self._copy_threshold)
+
+        if self._debug:
+            pprint.pprint(msg)  # noqa: T203
+            pprint.pprint(to_send)  # noqa: T203
+            pprint.pprint(buffers)  # noqa: T203
+        msg["tracker"] = tracker  # type: ignore[index]
+        return msg  # type: ignore[return-value]
+
+    def _send_frames(self, socket: zmq.Socket, to_send: list, track: bool) -> zmq.MessageTracker:
+        """Send a multipart message, choosing copy or zero copy frame by frame."""
+        sizes = _backend.active.frames.frame_sizes(to_send)
+        threshold = self._copy_threshold
+        if max(sizes) < threshold:
+            socket.send_multipart(to_send)
+            return DONE
+        trackers = []
+        last = len(to_send) - 1
+        for i, (frame, size) in enumerate(zip(to_send, sizes)):
+            flags = zmq.SNDMORE if i < last else 0
+            if size < threshold:
+                socket.send(frame, flags)
+            elif isinstance(frame, zmq.Frame):
+                # a Frame is shared with ZeroMQ as it is; it is trackable only if made so
+                tracked = track and frame.tracker is not None
+                socket.send(frame, flags, copy=False, track=tracked)
+                if tracked:
+                    trackers.append(frame.tracker)
+            elif track:
+                trackers.append(socket.send(frame, flags, copy=False, track=True))
+            else:
+                socket.send(frame, flags, copy=False)
+        return zmq.MessageTracker(*trackers) if trackers else DONE
+
+    def send_raw(
+        self,
+        stream: t.Any,
+        msg_list: list,
+        flags: int = 0,
+        copy: bool = True,
+        ident: bytes | list[bytes] | None = None,
+    ) -> None:
+        """Send an already packed message: ``msg_list`` is [header, parent, metadata,
+        content, *buffers]; the first four are signed here."""
+        if isinstance(ident, bytes):
+            ident = [ident]
+        to_send = _backend.active.frames.build_frames(ident, self.sign(msg_list[0:4]), msg_list)
+        if isinstance(stream, zmq.asyncio.Socket):
+            stream = zmq.Socket.shadow(stream.underlying)
+        stream.send_multipart(to_send, flags, copy=copy)
+
+    def recv(
+        self,
+        socket: t.Any,
+        mode: int = zmq.NOBLOCK,
+        content: bool = True,
+        copy: bool = True,
+    ) -> tuple[list[bytes] | None, dict[str, t.Any] | None]:
+        """Receive and deserialize one message: ``(idents, msg)``, or ``(None, None)``
+        when nothing is waiting (EAGAIN in the default NOBLOCK mode).
+
+        With ``copy=False`` the frames are verified and read in place, and the buffers
+        come back as memoryviews of the received frames.
+        """
+        stream_type = _zmqstream_type()
+        if stream_type is not None and isinstance(socket, stream_type):
+            socket = socket.socket
+        if isinstance(socket, zmq.asyncio.Socket):
+            socket = zmq.Socket.shadow(socket.underlying)
+        try:
+            msg_list = socket.recv_multipart(mode, copy=copy)
+        except zmq.ZMQError as e:
+            if e.errno == zmq.EAGAIN:
+                return None, None
+            raise
+        idents, msg_list = self.feed_identities(msg_list, copy)
+        return idents, self.deserialize(msg_list, content=content, copy=copy)
+
+    def feed_identities(
+        self, msg_list: list[t.Any], copy: bool = True
+    ) -> tuple[list[t.Any], list[t.Any]]:
+        """Split a received frame list at the delimiter: ``(idents, rest)``.
+
+        ``rest`` starts at the signature and goes to ``deserialize``. With copy=False the
+        frames are ``zmq.Frame`` objects: the idents come back as bytes (a frame over
+        ``IDENT_COPY_LIMIT`` as a memoryview of itself), the rest as Frames.
+        Frames are compared by length before content, so a huge frame costs nothing.
+        """
+        idx = _backend.active.find_delimiter(msg_list)
+        if idx < 0:
+            if copy:
+                raise ValueError(f"{DELIM!r} is not in list")
+            raise ValueError("DELIM not in msg_list")
+        if copy:
+            return msg_list[:idx], msg_list[idx + 1 :]
+        idents = [_ident_bytes(m) for m in itertools.islice(msg_list, idx)]
+        return idents, msg_list[idx + 1 :]
+
+    def _add_digest(self, signature: bytes) -> None:
+        """Remember a signature, to refuse a replay of its message."""
+        if self._digest_history_size == 0:
+            return
+        history = self._digest_history
+        history.add(signature)
+        if len(history) > self._digest_history_size:
+            self._cull_digest_history()
+
+    def _cull_digest_history(self) -> None:
+        """Forget 10% of the remembered signatures (more if far past the size)."""
+        history = self._digest_history
+        current = len(history)
+        n = max(current // 10, current - self._digest_history_size)
+        if n >= current:
+            self.digest_history = set()
+            return
+        # set order follows the signatures' hashes: as good as a random sample, and O(n)
+        history.difference_update(list(itertools.islice(history, n)))
+
+    def deserialize(
+        self,
+        msg_list: list[t.Any],
+        content: bool = True,
+        copy: bool = True,
+    ) -> dict[str, t.Any]:
+        """Turn received frames ``[signature, header, parent, metadata, content, *buffers]``
+        into a message dict, after checking the signature and replays.
+
+        The result has the keys header, msg_id, msg_type, parent_header, metadata, content
+        and buffers (memoryviews; with copy=False views of the received Frames). With
+        content=False the content stays packed bytes and the signature is not remembered.
+        """
+        signer = self._signer
+        if signer is not None:
+            self._check_signature(signer, msg_list, content)
+        if len(msg_list) < 5:
+            raise TypeError("malformed message, must have at least 5 elements")
+        unpack = self._unpack
+        if copy:
+            p_header, p_parent, p_metadata, p_content = msg_list[1:5]
+        elif unpack in _BUFFER_UNPACKERS:
+            p_header, p_parent, p_metadata, p_content = map(memoryview, msg_list[1:5])
+        else:  # a custom unpacker gets bytes, as from the reference
+            p_header, p_parent, p_metadata, p_content = (_frame_bytes(f) for f in msg_list[1:5])
+        header = unpack(p_header)
+        extract = _backend.active.extract_dates
+        message = {
+            "header": extract(header, parse_date),
+            "msg_id": header["msg_id"],
+            "msg_type": header["msg_type"],
+            "parent_header": extract(unpack(p_parent), parse_date),
+            "metadata": unpack(p_metadata),
+            "content": unpack(p_content) if content else _frame_bytes(p_content),
+            "buffers": [memoryview(b) for b in msg_list[5:]],
+        }
+        if self._debug:
+            pprint.pprint(message)  # noqa: T203
+        return adapt(message)
+
+    def _check_signature(self, signer: t.Any, msg_list: list[t.Any], content: bool) -> None:
+        if not msg_list:
+            raise ValueError("Unsigned Message")
+        raw = msg_list[0]
+        size = _backend.active.frames.frame_sizes((raw,))[0]
+        if size == 0:
+            raise ValueError("Unsigned Message")
+        if size > MAX_SIGNATURE_SIZE:
+            # never store or echo a hostile, oversized signature
+            head = bytes(memoryview(raw)[:64])
+            raise ValueError("Invalid Signature: %r" % (head + b"..."))
+        signature = _frame_bytes(raw)
+        if signature in self._digest_history:
+            raise ValueError("Duplicate Signature: %r" % signature)
+        if content:
+            # remembered even if it then fails, as in the reference: a peek does not count
+            self._add_digest(signature)
+        if not signer.verify(signature, msg_list[1:5]):
+            raise ValueError("Invalid Signature: %r" % signature)
+
+    def unserialize(self, *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
+        """Deprecated alias of ``deserialize``."""
+        warnings.warn(
+            "Session.unserialize is deprecated. Use Session.deserialize.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.deserialize(*args, **kwargs)
+
+
+def _frame_bytes(frame: t.Any) -> bytes:
+    """The bytes of a frame (bytes itself, zmq.Frame, memoryview...)."""
+    return frame if type(frame) is bytes else bytes(frame)
+
+
+def _ident_bytes(frame: t.Any) -> t.Any:
+    if type(frame) is bytes:
+        return frame
+    view = memoryview(frame)
+    return view if view.nbytes > IDENT_COPY_LIMIT else view.tobytes()
