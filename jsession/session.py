@@ -115,10 +115,11 @@ def __getattr__(name: str) -> t.Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _zmqstream_type() -> type | None:
-    """ZMQStream's class if its module is loaded (no stream can exist otherwise)."""
+def _is_zmqstream(obj: t.Any) -> bool:
+    """Whether obj is a ZMQStream (without importing tornado: no stream exists unless
+    its module is loaded)."""
     module = sys.modules.get("zmq.eventloop.zmqstream")
-    return None if module is None else module.ZMQStream
+    return module is not None and isinstance(obj, module.ZMQStream)
 
 
 # -----------------------------------------------------------------------------
@@ -376,14 +377,14 @@ class _HMACSigner:
         return hmac.compare_digest(bytes(signature), self.sign(frames))
 
 
-# trait name -> the plain attribute the per-message paths read instead
+# trait name -> the plain attribute the per-message paths read instead. Only immutable
+# values are cached: traitlets does not notify when a container is replaced by an equal
+# one, so the mutable ones (metadata, digest_history) are read from the trait's storage.
 _CACHED_TRAITS = {
     "pack": "_pack",
     "unpack": "_unpack",
     "session": "_session_str",
     "username": "_username",
-    "metadata": "_metadata",
-    "digest_history": "_digest_history",
     "digest_history_size": "_digest_history_size",
     "check_pid": "_check_pid",
     "pid": "_pid",
@@ -594,6 +595,7 @@ class Session(Configurable):
         self._check_packers()
         self.none = self.pack({})
         self.session  # noqa: B018  (creates the default id, and bsession with it)
+        self.metadata, self.digest_history  # noqa: B018  (stores the defaults, read directly)
         self.pid = os.getpid()
         for trait, attr in _CACHED_TRAITS.items():
             self.__dict__[attr] = getattr(self, trait)
@@ -669,7 +671,7 @@ class Session(Configurable):
         """
         if header is None:
             header = self.msg_header(msg_type)
-        md = self._metadata.copy()
+        md = self._trait_values["metadata"].copy()
         if metadata is not None:
             md.update(metadata)
         return {
@@ -732,7 +734,8 @@ class Session(Configurable):
         Parameters
         ----------
         stream : zmq.Socket, zmq.asyncio.Socket, ZMQStream or None
-            Where to send; None builds the message and sends nothing.
+            Where to send; None builds the message and sends nothing. An asyncio socket
+            is sent on at once, without awaiting (see ``send_async``).
         msg_or_type : str or dict
             A msg_type (a new message is built from content, parent, header, metadata)
             or a whole message dict, sent as it is (with its "buffers" unless given).
@@ -740,7 +743,7 @@ class Session(Configurable):
             Routing identities put in front of the message.
         buffers : list of buffer-protocol objects
             Extra frames after the message, not signed. Each frame of at least
-            ``copy_threshold`` bytes is sent without a copy.
+            ``copy_threshold`` bytes is sent without a copy; smaller ones are copied.
         track : bool
             Return a tracker that is done once ZeroMQ has released every frame sent
             without a copy (sockets only; ZMQStream cannot track).
@@ -753,7 +756,59 @@ class Session(Configurable):
             track = False  # only sockets can track
         if isinstance(stream, zmq.asyncio.Socket):
             stream = zmq.Socket.shadow(stream.underlying)
+        prepared = self._prepare_send(msg_or_type, content, parent, ident, buffers, header, metadata)
+        if prepared is None:
+            return None
+        msg, to_send = prepared
+        tracker = DONE
+        if stream is None:
+            pass
+        elif isinstance(stream, zmq.Socket) or _is_zmqstream(stream):
+            frames, tracker = self._zero_copy_frames(to_send, track)
+            stream.send_multipart(frames)
+        else:  # a socket-like object: given the frames as they are, as by the reference
+            longest = max(_backend.active.frames.frame_sizes(to_send))
+            stream.send_multipart(to_send, copy=longest < self._copy_threshold)
+        return self._sent(msg, to_send, tracker)
 
+    async def send_async(
+        self,
+        socket: zmq.asyncio.Socket,
+        msg_or_type: dict[str, t.Any] | str,
+        content: dict[str, t.Any] | None = None,
+        parent: dict[str, t.Any] | None = None,
+        ident: bytes | list[bytes] | None = None,
+        buffers: list[t.Any] | None = None,
+        track: bool = False,
+        header: dict[str, t.Any] | None = None,
+        metadata: dict[str, t.Any] | None = None,
+    ) -> dict[str, t.Any] | None:
+        """``send`` for a ``zmq.asyncio.Socket``: awaits until ZeroMQ has queued the
+        message (the socket may be full), without blocking the event loop.
+
+        Same arguments and result as ``send``.
+        """
+        if not isinstance(socket, zmq.asyncio.Socket):
+            raise TypeError(f"send_async needs a zmq.asyncio.Socket, not {type(socket).__name__}")
+        prepared = self._prepare_send(msg_or_type, content, parent, ident, buffers, header, metadata)
+        if prepared is None:
+            return None
+        msg, to_send = prepared
+        frames, tracker = self._zero_copy_frames(to_send, track)
+        await socket.send_multipart(frames)
+        return self._sent(msg, to_send, tracker)
+
+    def _prepare_send(
+        self,
+        msg_or_type: t.Any,
+        content: t.Any,
+        parent: t.Any,
+        ident: t.Any,
+        buffers: t.Any,
+        header: t.Any,
+        metadata: t.Any,
+    ) -> tuple[dict[str, t.Any], list[t.Any]] | None:
+        """The message and its frames, or None when sending from a forked child."""
         if isinstance(msg_or_type, (Message, dict)):
             msg = msg_or_type
             buffers = buffers or msg.get("buffers", [])  # type: ignore[union-attr]
@@ -764,53 +819,42 @@ class Session(Configurable):
             return None
         if buffers is None:
             buffers = []
-        frames = _backend.active.frames
-        frames.check_buffers(buffers)
+        _backend.active.frames.check_buffers(buffers)
         if self._adapt_version:
             msg = adapt(msg, self._adapt_version)
         to_send = self.serialize(msg, ident)
         to_send.extend(buffers)
+        return msg, to_send  # type: ignore[return-value]
 
-        tracker = DONE
-        if stream is None:
-            pass
-        elif isinstance(stream, zmq.Socket):
-            tracker = self._send_frames(stream, to_send, track)
-        else:  # ZMQStream (or a socket-like object): it decides for the whole message
-            longest = max(frames.frame_sizes(to_send))
-            stream.send_multipart(to_send, copy=longest < self._copy_threshold)
-
+    def _sent(self, msg: t.Any, to_send: list[t.Any], tracker: zmq.MessageTracker) -> t.Any:
         if self._debug:
             pprint.pprint(msg)  # noqa: T203
             pprint.pprint(to_send)  # noqa: T203
-            pprint.pprint(buffers)  # noqa: T203
-        msg["tracker"] = tracker  # type: ignore[index]
-        return msg  # type: ignore[return-value]
+        msg["tracker"] = tracker
+        return msg
 
-    def _send_frames(self, socket: zmq.Socket, to_send: list, track: bool) -> zmq.MessageTracker:
-        """Send a multipart message, choosing copy or zero copy frame by frame."""
+    def _zero_copy_frames(self, to_send: list[t.Any], track: bool) -> tuple[list[t.Any], t.Any]:
+        """Decide copy or zero copy frame by frame: frames of at least ``copy_threshold``
+        bytes become ``zmq.Frame`` objects sharing their memory (pyzmq sends a Frame without
+        copying it), the rest stay as they are and are copied. With ``track``, the tracker
+        covers every zero-copy frame and is done once ZeroMQ has released them all.
+        """
         sizes = _backend.active.frames.frame_sizes(to_send)
         threshold = self._copy_threshold
         if max(sizes) < threshold:
-            socket.send_multipart(to_send)
-            return DONE
+            return to_send, DONE
+        frames = []
         trackers = []
-        last = len(to_send) - 1
-        for i, (frame, size) in enumerate(zip(to_send, sizes)):
-            flags = zmq.SNDMORE if i < last else 0
+        for frame, size in zip(to_send, sizes):
             if size < threshold:
-                socket.send(frame, flags)
-            elif isinstance(frame, zmq.Frame):
-                # a Frame is shared with ZeroMQ as it is; it is trackable only if made so
-                tracked = track and frame.tracker is not None
-                socket.send(frame, flags, copy=False, track=tracked)
-                if tracked:
-                    trackers.append(frame.tracker)
-            elif track:
-                trackers.append(socket.send(frame, flags, copy=False, track=True))
-            else:
-                socket.send(frame, flags, copy=False)
-        return zmq.MessageTracker(*trackers) if trackers else DONE
+                frames.append(frame)
+                continue
+            if not isinstance(frame, zmq.Frame):
+                frame = zmq.Frame(frame, copy=False, track=track)
+            if track and frame.tracker is not None:
+                trackers.append(frame.tracker)
+            frames.append(frame)
+        return frames, (zmq.MessageTracker(*trackers) if trackers else DONE)
 
     def send_raw(
         self,
@@ -842,8 +886,7 @@ class Session(Configurable):
         With ``copy=False`` the frames are verified and read in place, and the buffers
         come back as memoryviews of the received frames.
         """
-        stream_type = _zmqstream_type()
-        if stream_type is not None and isinstance(socket, stream_type):
+        if _is_zmqstream(socket):
             socket = socket.socket
         if isinstance(socket, zmq.asyncio.Socket):
             socket = zmq.Socket.shadow(socket.underlying)
@@ -853,6 +896,22 @@ class Session(Configurable):
             if e.errno == zmq.EAGAIN:
                 return None, None
             raise
+        idents, msg_list = self.feed_identities(msg_list, copy)
+        return idents, self.deserialize(msg_list, content=content, copy=copy)
+
+    async def recv_async(
+        self,
+        socket: zmq.asyncio.Socket,
+        content: bool = True,
+        copy: bool = True,
+    ) -> tuple[list[t.Any], dict[str, t.Any]]:
+        """Await the next message on a ``zmq.asyncio.Socket``: ``(idents, msg)``, as ``recv``.
+
+        An asyncio kernel or client awaits this instead of polling ``recv``.
+        """
+        if not isinstance(socket, zmq.asyncio.Socket):
+            raise TypeError(f"recv_async needs a zmq.asyncio.Socket, not {type(socket).__name__}")
+        msg_list = await socket.recv_multipart(copy=copy)
         idents, msg_list = self.feed_identities(msg_list, copy)
         return idents, self.deserialize(msg_list, content=content, copy=copy)
 
@@ -880,14 +939,14 @@ class Session(Configurable):
         """Remember a signature, to refuse a replay of its message."""
         if self._digest_history_size == 0:
             return
-        history = self._digest_history
+        history = self._trait_values["digest_history"]
         history.add(signature)
         if len(history) > self._digest_history_size:
             self._cull_digest_history()
 
     def _cull_digest_history(self) -> None:
         """Forget 10% of the remembered signatures (more if far past the size)."""
-        history = self._digest_history
+        history = self._trait_values["digest_history"]
         current = len(history)
         n = max(current // 10, current - self._digest_history_size)
         if n >= current:
@@ -948,7 +1007,7 @@ class Session(Configurable):
             head = bytes(memoryview(raw)[:64])
             raise ValueError("Invalid Signature: %r" % (head + b"..."))
         signature = _frame_bytes(raw)
-        if signature in self._digest_history:
+        if signature in self._trait_values["digest_history"]:
             raise ValueError("Duplicate Signature: %r" % signature)
         if content:
             # remembered even if it then fails, as in the reference: a peek does not count

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 import string
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 HEADER = {
@@ -21,16 +20,10 @@ HEADER = {
 }
 
 
-def _load(name):
-    if name == "compiled":
-        return pytest.importorskip("jsession._c.dates", reason="compiled dates not built")
-    return importlib.import_module("jsession._py.dates")
-
-
-@pytest.fixture(params=["compiled", "python"])
-def dates(request):
-    """One twin's dates module."""
-    return _load(request.param)
+@pytest.fixture
+def dates(impl):
+    """One twin's dates module (``impl`` runs each test over both)."""
+    return impl.dates
 
 
 class Recorder:
@@ -85,16 +78,6 @@ def _model(obj, slow_parse):
         could_match = 19 <= len(obj) <= 33 and obj[4] == "-" and obj[10] == "T"
         return slow_parse(obj) if could_match else obj
     return obj
-
-
-def _twins():
-    """Every twin that is importable here."""
-    twins = [importlib.import_module("jsession._py.dates")]
-    try:
-        twins.append(importlib.import_module("jsession._c.dates"))
-    except ImportError:
-        pass
-    return twins
 
 
 # -- the common form is parsed without slow_parse -------------------------------------
@@ -372,17 +355,20 @@ def _slow(s):
     return ("slow", s)
 
 
-@settings(max_examples=3000, deadline=None)
-@given(st.one_of(timestamps(), st.text(max_size=40)))
-def test_strings_match_the_model(text):
+# The fixture only selects a module, so sharing it across examples is fine.
+_SHARED_FIXTURE = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=_SHARED_FIXTURE)
+@given(text=st.one_of(timestamps(), st.text(max_size=40)))
+def test_strings_match_the_model(dates, text):
     expected = _model(text, _slow)
-    for twin in _twins():
-        got = twin.extract_dates(text, _slow)
-        assert got == expected
-        assert type(got) is type(expected)
-        if isinstance(got, datetime):
-            assert got.utcoffset() == expected.utcoffset()
-            assert type(got.tzinfo) is timezone
+    got = dates.extract_dates(text, _slow)
+    assert got == expected
+    assert type(got) is type(expected)
+    if isinstance(got, datetime):
+        assert got.utcoffset() == expected.utcoffset()
+        assert type(got.tzinfo) is timezone
 
 
 _leaves = st.one_of(
@@ -390,9 +376,9 @@ _leaves = st.one_of(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=_SHARED_FIXTURE)
 @given(
-    st.recursive(
+    obj=st.recursive(
         _leaves,
         lambda children: st.one_of(
             st.lists(children, max_size=4),
@@ -402,10 +388,8 @@ _leaves = st.one_of(
         max_leaves=20,
     )
 )
-def test_structures_match_the_model(obj):
-    expected = _model(obj, _slow)
-    for twin in _twins():
-        assert twin.extract_dates(obj, _slow) == expected
+def test_structures_match_the_model(dates, obj):
+    assert dates.extract_dates(obj, _slow) == _model(obj, _slow)
 
 
 def test_ascii_garbage_is_safe(dates):

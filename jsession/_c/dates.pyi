@@ -16,6 +16,9 @@
 Input nested deeper than the interpreter's recursion limit raises RecursionError.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["extract_dates"]
 
 def extract_dates(obj: Any, slow_parse: Callable[[str], Any]) -> Any: ...

@@ -1,0 +1,45 @@
+"""ipykernel's kernel application, running on a jsession Session.
+
+``IPKernelApp`` gets its session from jupyter_client's ``ConnectionFileMixin``, which
+makes one on first use (when the connection file is loaded, after the configuration).
+``KernelApp`` overrides only that default. Everything in the kernel receives the app's
+session from there: the kernel (shell, control and stdin channels, comms), the IOPub
+thread, the stdout/stderr streams, the display hook and the display publisher.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+from ipykernel.kernelapp import IPKernelApp
+from jupyter_client.session import Session as ReferenceSession
+from traitlets import default
+
+from .session import Session
+
+__all__ = ["KernelApp", "main"]
+
+
+class KernelApp(IPKernelApp):
+    """An ipykernel ``IPKernelApp`` whose every message goes through a jsession Session."""
+
+    # the "Session" configuration section describes jsession's Session
+    classes = [Session if c is ReferenceSession else c for c in IPKernelApp.classes]
+
+    # ipykernel's "install" would install a spec for ipykernel_launcher, not this app
+    subcommands: dict[str, t.Any] = {}
+
+    @default("session")
+    def _jsession_session(self) -> Session:
+        return Session(parent=self)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the kernel: ``argv`` are ipykernel's options (``-f CONNECTION_FILE`` ...)."""
+    # As ipykernel_launcher does: keep the working directory off sys.path while the kernel
+    # starts (a local file could shadow a module it imports); the shell puts it back.
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
+    KernelApp.launch_instance(argv)
