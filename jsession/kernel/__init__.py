@@ -8,8 +8,8 @@
 - ``install``: the "Python 3 (jsession)" kernelspec (``python -m jsession.kernel install``).
 
 The core ``jsession`` package never imports this one, nor jupyter_client or ipykernel.
-ipykernel is imported only for ``KernelApp`` and ``install``, so clients need only
-jupyter_client.
+ipykernel (and IPython with it) is imported only for ``KernelApp`` and by ``install``
+when it runs, so clients need only jupyter_client.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import typing as t
 
 from .client import AsyncKernelClient, AsyncKernelManager, BlockingKernelClient, KernelManager
+from .kernelspec import install
 from .session import Session
 
 __all__ = [
@@ -36,8 +37,4 @@ def __getattr__(name: str) -> t.Any:
         from .app import KernelApp
 
         return KernelApp
-    if name == "install":
-        from .kernelspec import install
-
-        return install
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

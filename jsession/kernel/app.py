@@ -5,6 +5,9 @@ makes one on first use (when the connection file is loaded, after the configurat
 ``KernelApp`` overrides only that default. Everything in the kernel receives the app's
 session from there: the kernel (shell, control and stdin channels, comms), the IOPub
 thread, the stdout/stderr streams, the display hook and the display publisher.
+
+Configuration is unchanged: jsession's Session reads the same "Session" section (key,
+signature_scheme, packer... from the connection file, config files or the command line).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import typing as t
 from pathlib import Path
 
 from ipykernel.kernelapp import IPKernelApp
-from jupyter_client.session import Session as ReferenceSession
 from traitlets import default
 
 from .session import Session
@@ -24,9 +26,6 @@ __all__ = ["KernelApp", "main"]
 
 class KernelApp(IPKernelApp):
     """An ipykernel ``IPKernelApp`` whose every message goes through a jsession Session."""
-
-    # the "Session" configuration section describes jsession's Session
-    classes = [Session if c is ReferenceSession else c for c in IPKernelApp.classes]
 
     # ipykernel's "install" would install a spec for ipykernel_launcher, not this app
     subcommands: dict[str, t.Any] = {}

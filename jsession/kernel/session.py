@@ -29,7 +29,9 @@ class _ReferenceWithoutInit(reference.Session):
         Configurable.__init__(self, **kwargs)
 
 
-class Session(core.Session, _ReferenceWithoutInit):
+# mypy sees the two bases' clone() return types differ; here clone() returns this class,
+# an instance of both
+class Session(core.Session, _ReferenceWithoutInit):  # type: ignore[misc]
     """A jsession Session that is also a ``jupyter_client.session.Session``.
 
     Same traits, same configuration section ("Session") and same behaviour as
