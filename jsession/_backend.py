@@ -21,7 +21,7 @@ def load(name: str) -> types.SimpleNamespace:
     if name == "compiled":
         from ._c import dates, frames, signing
     elif name == "python":
-        from ._py import dates, frames, signing
+        from ._py import dates, frames, signing  # type: ignore[no-redef]
     else:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     return types.SimpleNamespace(

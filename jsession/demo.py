@@ -30,8 +30,10 @@ def main() -> None:
             buffers=[payload],
         )
         print(f"jsession {jsession.__version__} ({jsession.IMPLEMENTATION} core)")
+        assert sent is not None
         print(f"sent {sent['msg_type']} {sent['msg_id']} with a {len(payload):,}-byte buffer")
         idents, msg = bob.recv(receiver, mode=0, copy=False)
+        assert msg is not None
         buffer = msg["buffers"][0]
         print("received and verified (hmac-sha256):")
         shown = {k: v for k, v in msg.items() if k != "buffers"}

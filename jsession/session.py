@@ -588,6 +588,17 @@ class Session(Configurable):
 
     _auth_made: hmac.HMAC | None = None
     _signer: t.Any = None
+    # plain copies of traits for the per-message paths (see _CACHED_TRAITS)
+    _pack: t.Callable[[t.Any], bytes]
+    _unpack: t.Callable[[t.Any], t.Any]
+    _session_str: str
+    _username: str
+    _digest_history_size: int
+    _check_pid: bool
+    _pid: int
+    _copy_threshold: int
+    _adapt_version: int
+    _debug: bool
 
     def __init__(self, **kwargs: t.Any) -> None:
         """Create a Session; every trait can be given as a keyword argument."""
@@ -821,8 +832,8 @@ class Session(Configurable):
             buffers = []
         _backend.active.frames.check_buffers(buffers)
         if self._adapt_version:
-            msg = adapt(msg, self._adapt_version)
-        to_send = self.serialize(msg, ident)
+            msg = adapt(msg, self._adapt_version)  # type: ignore[arg-type]
+        to_send = self.serialize(msg, ident)  # type: ignore[arg-type]
         to_send.extend(buffers)
         return msg, to_send  # type: ignore[return-value]
 
@@ -977,7 +988,7 @@ class Session(Configurable):
         if copy:
             p_header, p_parent, p_metadata, p_content = msg_list[1:5]
         elif unpack in _BUFFER_UNPACKERS:
-            p_header, p_parent, p_metadata, p_content = map(memoryview, msg_list[1:5])
+            p_header, p_parent, p_metadata, p_content = (memoryview(f) for f in msg_list[1:5])
         else:  # a custom unpacker gets bytes, as from the reference
             p_header, p_parent, p_metadata, p_content = (_frame_bytes(f) for f in msg_list[1:5])
         header = unpack(p_header)
