@@ -393,7 +393,7 @@ def _utcnow() -> _datetime:
     # jsession.session.utcnow when loaded, so patching it reaches adapt as with the reference
     session = _sys.modules.get("jsession.session")
     if session is not None:
-        return session.utcnow()  # type: ignore[no-any-return]
+        return session.utcnow()
     return _datetime.now(_timezone.utc)
 
 

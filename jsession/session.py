@@ -86,6 +86,19 @@ utc = timezone.utc
 MAX_ITEMS = 64
 MAX_BYTES = 1024
 
+# This process's id, kept current across os.fork by a hook rather than asked of the
+# kernel for every message id and every send (a system call each time).
+_pid = os.getpid()
+
+
+def _update_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_update_pid)
+
 #: The frame separating routing identities from the signed message.
 DELIM = b"<IDS|MSG>"
 
@@ -607,7 +620,7 @@ class Session(Configurable):
         self.none = self.pack({})
         self.session  # noqa: B018  (creates the default id, and bsession with it)
         self.metadata, self.digest_history  # noqa: B018  (stores the defaults, read directly)
-        self.pid = os.getpid()
+        self.pid = _pid
         for trait, attr in _CACHED_TRAITS.items():
             self.__dict__[attr] = getattr(self, trait)
         self._new_auth()
@@ -631,7 +644,7 @@ class Session(Configurable):
         """A new message id: ``{session}_{pid}_{counter}``."""
         n = self.message_count
         self.message_count = n + 1
-        return f"{self._session_str}_{os.getpid()}_{n}"
+        return f"{self._session_str}_{_pid}_{n}"
 
     def _check_packers(self) -> None:
         """Check that pack/unpack round-trip a small message and whether dates survive."""
@@ -668,6 +681,13 @@ class Session(Configurable):
         """A new header for a message of this type from this session."""
         return msg_header(self.msg_id, msg_type, self._username, self._session_str)
 
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a subclass that builds headers its own way keeps getting them built its way
+        cls._own_headers = cls.msg_header is Session.msg_header and cls.msg_id is Session.msg_id
+
+    _own_headers = True
+
     def msg(
         self,
         msg_type: str,
@@ -681,7 +701,20 @@ class Session(Configurable):
         This is the nested form; ``serialize`` turns it into frames for the wire.
         """
         if header is None:
-            header = self.msg_header(msg_type)
+            if self._own_headers:  # msg_header and msg_id inlined: this is a hot path
+                n = self.message_count
+                self.message_count = n + 1
+                session_id = self._session_str
+                header = {
+                    "msg_id": f"{session_id}_{_pid}_{n}",
+                    "msg_type": msg_type,
+                    "username": self._username,
+                    "session": session_id,
+                    "date": datetime.now(utc),
+                    "version": protocol_version,
+                }
+            else:
+                header = self.msg_header(msg_type)
         md = self._trait_values["metadata"].copy()
         if metadata is not None:
             md.update(metadata)
@@ -825,7 +858,7 @@ class Session(Configurable):
             buffers = buffers or msg.get("buffers", [])  # type: ignore[union-attr]
         else:
             msg = self.msg(msg_or_type, content=content, parent=parent, header=header, metadata=metadata)
-        if self._check_pid and os.getpid() != self._pid:
+        if self._check_pid and _pid != self._pid:
             get_logger().warning("WARNING: attempted to send message from fork\n%s", msg)
             return None
         if buffers is None:
