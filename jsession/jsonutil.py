@@ -48,8 +48,7 @@ class tzlocal(_dt.tzinfo):  # noqa: N801 - the reference's name, which callers (
         return "tzlocal()"
 
     def __eq__(self, other: object) -> bool:
-        # __class__, not the module global: tests replace ``jsonutil.tzlocal``
-        if isinstance(other, __class__):
+        if isinstance(other, _TZLOCAL):
             return True  # every instance reads the same system settings
         return NotImplemented
 
@@ -89,6 +88,10 @@ class tzlocal(_dt.tzinfo):  # noqa: N801 - the reference's name, which callers (
         # The second occurrence of a repeated wall time has an earlier solution before it.
         earlier = [u for u in _instants(instant + offset) if u < instant]
         return wall.replace(fold=1) if earlier else wall
+
+
+# The class itself, for isinstance: the module global ``tzlocal`` is sometimes patched (tests).
+_TZLOCAL = tzlocal
 
 
 def _wall_seconds(dt: datetime) -> int:
@@ -222,8 +225,7 @@ def squash_dates(obj: Any) -> Any:
 def date_default(obj: Any) -> Any:
     """Deprecated alias of ``json_default``, kept for old callers; it warns when used."""
     warnings.warn(
-        "date_default is deprecated since jupyter_client 7.0.0."
-        " Use jupyter_client.jsonutil.json_default.",
+        "date_default is deprecated since jupyter_client 7.0.0. Use jupyter_client.jsonutil.json_default.",
         stacklevel=2,
     )
     return json_default(obj)

@@ -75,7 +75,7 @@ def _same_value(ours, theirs):
         return (
             type(ours) is list
             and len(ours) == len(theirs)
-            and all(_same_value(a, b) for a, b in zip(ours, theirs))
+            and all(_same_value(a, b) for a, b in zip(ours, theirs, strict=True))
         )
     return type(ours) is type(theirs) and (ours is theirs or ours == theirs)
 
@@ -224,18 +224,16 @@ def pattern_strings(draw):
     second = number(2, ["00", "59", "60"])
     text = f"{year}-{month}-{day}T{hour}:{minute}:{second}"
     if draw(st.booleans()):
-        text += "." + draw(st.sampled_from(["0", "000", "5", "123456", "000000"])) if draw(
-            st.booleans()
-        ) else "." + "".join(draw(_any_digit) for _ in range(draw(st.integers(1, 6))))
+        text += "." + "".join(draw(_any_digit) for _ in range(draw(st.integers(1, 6))))
     zone = draw(st.sampled_from(["", "Z", "+", "-"]))
-    if zone in "+-" and zone:
+    if zone in ("+", "-"):
         hours = number(2, ["00", "01", "23", "24", "99"])
         minutes = number(2, ["00", "30", "59", "60", "99"])
         zone += hours + draw(st.sampled_from([":", ""])) + minutes
     return text + zone + draw(st.sampled_from(["", "", "", "\n"]))
 
 
-@settings(max_examples=4000, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.one_of(pattern_strings(), st.from_regex(reference.ISO8601_PAT), st.text(max_size=35)))
 def test_parse_date_matches_the_reference(text):
     assert bool(jsonutil.ISO8601_PAT.match(text)) == bool(reference.ISO8601_PAT.match(text))
@@ -305,7 +303,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_json)
 def test_extract_dates_matches_the_reference(impl, obj):
     _assert_same_outcome(_outcome(jsonutil.extract_dates, obj), _outcome(reference.extract_dates, obj))
@@ -317,7 +315,7 @@ def test_extract_dates_matches_the_reference(impl, obj):
 def test_tzlocal_basics():
     zone = jsonutil.tzlocal()
     assert repr(zone) == "tzlocal()"
-    assert zone == jsonutil.tzlocal() and not zone != jsonutil.tzlocal()
+    assert zone == jsonutil.tzlocal()
     assert hash(zone) == hash(jsonutil.tzlocal())
     assert zone != timezone.utc
     assert pickle.loads(pickle.dumps(zone)) == zone
@@ -374,7 +372,7 @@ def test_tzlocal_agrees_with_zoneinfo(local_zone, name):
     local_zone(name)
     zone = jsonutil.tzlocal()
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(st.integers(-(2**31), 2**31 - 1), st.sampled_from([0, 1]))
     def check(seconds, fold):
         wall = (datetime(1970, 1, 1) + timedelta(seconds=seconds)).replace(fold=fold)
@@ -577,13 +575,15 @@ _cleanable = st.recursive(
     lambda children: st.one_of(
         st.lists(children, max_size=4),
         st.lists(children, max_size=4).map(tuple),
-        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(-3, 3), st.booleans()), children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.text(max_size=4), st.integers(-3, 3), st.booleans()), children, max_size=4
+        ),
     ),
     max_leaves=15,
 )
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_cleanable)
 def test_json_clean_matches_the_reference_everywhere(value):
     ours, theirs = _outcome(jsonutil.json_clean, value), _outcome(reference.json_clean, value)

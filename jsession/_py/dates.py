@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["extract_dates"]
 
@@ -49,9 +50,7 @@ def _parse_common(s: str) -> datetime | None:
             return None
     usec = int(fraction.ljust(6, "0")) if fraction else 0
     try:
-        return datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), usec, tz
-        )
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), usec, tz)
     except ValueError:  # year 0, T24:00, day 31 of a short month...: slow_parse decides
         return None
 
