@@ -105,7 +105,7 @@ class Adapter:
 
 
 def _version_parts(version: str) -> list[int]:
-    """"5.1.dev0" -> [5, 1]: the dot-separated pieces that int() accepts."""
+    """ "5.1.dev0" -> [5, 1]: the dot-separated pieces that int() accepts."""
     parts: list[int] = []
     for piece in version.split("."):
         try:

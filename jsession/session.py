@@ -53,7 +53,7 @@ from traitlets.utils.importstring import import_item
 from . import _backend
 from ._version import protocol_version
 from .adapter import adapt
-from .jsonutil import extract_dates, json_clean, json_default, parse_date, squash_dates
+from .jsonutil import extract_dates, json_clean, json_default, parse_date, squash_dates  # noqa: F401
 
 __all__ = [
     "DELIM",
@@ -191,9 +191,7 @@ except ModuleNotFoundError:
 else:
     has_orjson = True
 
-    def orjson_packer(
-        obj: t.Any, *, option: int | None = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
-    ) -> bytes:
+    def orjson_packer(obj: t.Any, *, option: int | None = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) -> bytes:
         """Pack with orjson; anything orjson refuses goes through ``json_packer``."""
         try:
             return orjson.dumps(obj, default=json_default, option=option)
@@ -285,9 +283,7 @@ def utcnow() -> datetime:
     return datetime.now(utc)
 
 
-def msg_header(
-    msg_id: str, msg_type: str, username: str, session: Session | str
-) -> dict[str, t.Any]:
+def msg_header(msg_id: str, msg_type: str, username: str, session: Session | str) -> dict[str, t.Any]:
     """A message header dict, dated now, for the current protocol version."""
     return {
         "msg_id": msg_id,
@@ -625,9 +621,7 @@ class Session(Configurable):
             self.__dict__[attr] = getattr(self, trait)
         self._new_auth()
         if not self.key:
-            get_logger().warning(
-                "Message signing is disabled.  This is insecure and not recommended!"
-            )
+            get_logger().warning("Message signing is disabled.  This is insecure and not recommended!")
 
     def clone(self) -> Session:
         """A new Session with the same settings and its own copy of the replay history."""
@@ -653,9 +647,7 @@ class Session(Configurable):
         try:
             packed = pack(sample)
         except Exception as e:
-            raise ValueError(
-                f"packer '{self.packer}' could not serialize a simple message: {e}"
-            ) from e
+            raise ValueError(f"packer '{self.packer}' could not serialize a simple message: {e}") from e
         if not isinstance(packed, bytes):
             raise ValueError("message packed to %r, but bytes are required" % type(packed))
         try:
@@ -664,8 +656,7 @@ class Session(Configurable):
                 raise AssertionError(f"{unpacked!r} != {sample!r}")
         except Exception as e:
             raise ValueError(
-                f"unpacker {self.unpacker!r} could not handle output from packer "
-                f"{self.packer!r}: {e}"
+                f"unpacker {self.unpacker!r} could not handle output from packer {self.packer!r}: {e}"
             ) from e
         try:
             dated = unpack(pack({"t": utcnow()}))
@@ -889,7 +880,7 @@ class Session(Configurable):
             return to_send, DONE
         frames = []
         trackers = []
-        for frame, size in zip(to_send, sizes):
+        for frame, size in zip(to_send, sizes, strict=True):
             if size < threshold:
                 frames.append(frame)
                 continue
@@ -959,9 +950,7 @@ class Session(Configurable):
         idents, msg_list = self.feed_identities(msg_list, copy)
         return idents, self.deserialize(msg_list, content=content, copy=copy)
 
-    def feed_identities(
-        self, msg_list: list[t.Any], copy: bool = True
-    ) -> tuple[list[t.Any], list[t.Any]]:
+    def feed_identities(self, msg_list: list[t.Any], copy: bool = True) -> tuple[list[t.Any], list[t.Any]]:
         """Split a received frame list at the delimiter: ``(idents, rest)``.
 
         ``rest`` starts at the signature and goes to ``deserialize``. With copy=False the

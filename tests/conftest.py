@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+import jsession
 from jsession import _backend
 
 try:
@@ -30,3 +34,28 @@ def impl(request):
         yield _backend.load(request.param)
     finally:
         _backend.use(before)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _subprocesses_run_outside_the_source_tree(tmp_path_factory):
+    """Run the session from an empty directory.
+
+    ``python -c`` and ``python -m`` put the working directory first on sys.path: started
+    from a source checkout, a kernel or a child test run would import the unbuilt
+    ``jsession/`` folder instead of the package under test. Tests that start Python
+    processes pass the tested package's location in PYTHONPATH instead.
+    """
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """The environment for a Python child process that must import this same jsession."""
+    env = dict(os.environ, **overrides)
+    where = str(Path(jsession.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (where, env.get("PYTHONPATH")) if p)
+    return env

@@ -124,7 +124,9 @@ def test_downgrade_drops_versions():
     assert "version" not in msg["parent_header"]
 
 
-@pytest.mark.parametrize(("version", "to_version"), [("5.4", 3), ("5.4", 6), ("6.0", 5), ("4.1", 4), (None, 4)])
+@pytest.mark.parametrize(
+    ("version", "to_version"), [("5.4", 3), ("5.4", 6), ("6.0", 5), ("4.1", 4), (None, 4)]
+)
 def test_pairs_without_an_adapter_return_the_message_unchanged(version, to_version):
     msg = make_msg("stream", {"name": "stdout", "text": "x"}, version=version)
     before = copy.deepcopy(msg)
@@ -233,7 +235,14 @@ KERNEL_INFO_V4 = {
 CONVERSIONS = [
     (5, 4, "execute_request", {"code": "1"}, "execute_request", {"code": "1", "user_variables": []}),
     (5, 4, "execute_reply", {"status": "ok"}, "execute_reply", {"status": "ok", "user_variables": {}}),
-    (5, 4, "execute_reply", {"status": "error", "ename": "E"}, "execute_reply", {"status": "error", "ename": "E"}),
+    (
+        5,
+        4,
+        "execute_reply",
+        {"status": "error", "ename": "E"},
+        "execute_reply",
+        {"status": "error", "ename": "E"},
+    ),
     (5, 4, "execute_reply", {"status": "aborted"}, "execute_reply", {"status": "aborted"}),
     (5, 4, "execute_result", {"data": {}}, "pyout", {"data": {}}),
     (5, 4, "execute_input", {"code": "x"}, "pyin", {"code": "x"}),
@@ -250,7 +259,13 @@ CONVERSIONS = [
         5,
         4,
         "complete_reply",
-        {"matches": ["os.path", "os.pardir"], "cursor_start": 10, "cursor_end": 15, "metadata": {}, "status": "ok"},
+        {
+            "matches": ["os.path", "os.pardir"],
+            "cursor_start": 10,
+            "cursor_end": 15,
+            "metadata": {},
+            "status": "ok",
+        },
         "complete_reply",
         {"matches": ["os.path", "os.pardir"], "status": "ok", "matched_text": "os.pa"},
     ),
@@ -276,7 +291,12 @@ CONVERSIONS = [
         "kernel_info_reply",
         KERNEL_INFO_V5,
         "kernel_info_reply",
-        {"protocol_version": [5, 4], "ipython_version": [8, 12], "language": "python", "language_version": [3, 11, 7]},
+        {
+            "protocol_version": [5, 4],
+            "ipython_version": [8, 12],
+            "language": "python",
+            "language_version": [3, 11, 7],
+        },
     ),
     (5, 4, "kernel_info_reply", {}, "kernel_info_reply", {"language": ""}),
     (5, 4, "stream", {"name": "stdout", "text": "hi"}, "stream", {"name": "stdout", "data": "hi"}),
@@ -310,7 +330,10 @@ CONVERSIONS = [
         "execute_reply",
         {
             "status": "ok",
-            "payload": [{"source": "page", "data": {"text/plain": "help"}}, {"source": "set_next_input", "text": "x"}],
+            "payload": [
+                {"source": "page", "data": {"text/plain": "help"}},
+                {"source": "set_next_input", "text": "x"},
+            ],
             "user_expressions": {"a": "1"},
         },
     ),
@@ -353,7 +376,13 @@ CONVERSIONS = [
         4,
         5,
         "object_info_reply",
-        {"found": True, "definition": "f(x)", "init_definition": "", "docstring": "Doc.", "call_docstring": None},
+        {
+            "found": True,
+            "definition": "f(x)",
+            "init_definition": "",
+            "docstring": "Doc.",
+            "call_docstring": None,
+        },
         "inspect_reply",
         {"status": "ok", "found": True, "data": {"text/plain": "f(x)\nDoc."}, "metadata": {}},
     ),
@@ -476,6 +505,7 @@ def test_subclass_handlers_follow_renames_and_reply_status():
 
 # --- differential: the same outcome as jupyter_client 8.10 ---------------------------------------
 
+
 @pytest.fixture(scope="module")
 def reference():
     """jupyter_client 8.10's adapter module (a test dependency)."""
@@ -490,7 +520,9 @@ def test_public_names_match_the_reference(reference):
     assert public <= set(dir(adapter))
     for name in ("Adapter", "V5toV4", "V4toV5"):
         ours, theirs = getattr(adapter, name), getattr(reference, name)
-        assert {a for a in dir(theirs) if not a.startswith("_")} == {a for a in dir(ours) if not a.startswith("_")}
+        assert {a for a in dir(theirs) if not a.startswith("_")} == {
+            a for a in dir(ours) if not a.startswith("_")
+        }
         assert ours.msg_type_map == theirs.msg_type_map
         assert list(ours.msg_type_map) == list(theirs.msg_type_map)
     assert issubclass(V4toV5, adapter.Adapter) and issubclass(V5toV4, adapter.Adapter)
@@ -527,7 +559,13 @@ V5_CONTENTS = {
         {"code": "", "cursor_pos": None},
     ],
     "complete_reply": [
-        {"matches": ["os.path", "os.pardir"], "cursor_start": 10, "cursor_end": 15, "metadata": {}, "status": "ok"},
+        {
+            "matches": ["os.path", "os.pardir"],
+            "cursor_start": 10,
+            "cursor_end": 15,
+            "metadata": {},
+            "status": "ok",
+        },
         {"matches": ["x"], "cursor_start": 4, "cursor_end": 4, "status": "ok"},
         {"matches": ["abc"], "cursor_start": 0, "cursor_end": 10},
         {"matches": [], "cursor_start": 1, "cursor_end": 2},
@@ -573,21 +611,32 @@ V5_CONTENTS = {
     "kernel_info_request": [{}],
     "kernel_info_reply": [
         KERNEL_INFO_V5,
-        {"protocol_version": "5.4", "implementation": "xeus", "implementation_version": "1.0", "language_info": {}},
+        {
+            "protocol_version": "5.4",
+            "implementation": "xeus",
+            "implementation_version": "1.0",
+            "language_info": {},
+        },
         {"implementation": "ipython", "language_info": {"name": "python"}},
         {"language_version": "3.x.1_0", "protocol_version": " 5 .+4.a", "language_info": {"version": "9"}},
         {"status": "error"},
         {"language_info": {"name": "r", "version": 4}},
         {},
     ],
-    "stream": [{"name": "stdout", "text": "hi\n"}, {"name": "stdout", "text": "a", "data": "b"}, {"name": "x"}],
+    "stream": [
+        {"name": "stdout", "text": "hi\n"},
+        {"name": "stdout", "text": "a", "data": "b"},
+        {"name": "x"},
+    ],
     "display_data": [
         {"data": {"text/plain": "x", "application/json": {"a": [1, 2]}}, "metadata": {}, "transient": {}},
         {"data": {"application/json": UNSERIALISABLE}, "source": "kept"},
         {"data": {"text/plain": "x"}},
         {"source": "x"},
     ],
-    "update_display_data": [{"data": {"application/json": {}}, "metadata": {}, "transient": {"display_id": "d"}}],
+    "update_display_data": [
+        {"data": {"application/json": {}}, "metadata": {}, "transient": {"display_id": "d"}}
+    ],
     "execute_result": [{"execution_count": 1, "data": {"text/plain": "1"}, "metadata": {}}],
     "execute_input": [{"code": "1", "execution_count": 1}],
     "error": [{"ename": "E", "evalue": "v", "traceback": ["t"]}],
@@ -779,8 +828,8 @@ def test_same_handlers_called_directly_as_reference(reference):
                 continue
             msg = make_msg(msg_type, content)
             ours_handler = getattr(ours, msg_type)
-            assert outcome(lambda m, _: ours_handler(m), msg, None) == outcome(
-                lambda m, _: getattr(theirs, msg_type)(m), msg, None
+            assert outcome(lambda m, _, h=ours_handler: h(m), msg, None) == outcome(
+                lambda m, _, h=handler: h(m), msg, None
             ), msg_type
 
 

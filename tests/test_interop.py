@@ -54,9 +54,7 @@ def sample_message(ours: js.Session, n: int = 0) -> dict:
         "payload": [],
         "nested": [1, 2.5, None, True, "two\nlines"],
     }
-    return ours.msg(
-        "execute_reply", content=content, parent=parent, header=header, metadata={"started": "x"}
-    )
+    return ours.msg("execute_reply", content=content, parent=parent, header=header, metadata={"started": "x"})
 
 
 @pytest.mark.parametrize("packer", PACKERS)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HAVE_COMPILED
+from conftest import HAVE_COMPILED, subprocess_env
 
 VERSION = "8.10.0"
 FILES = ("conftest.py", "test_session.py", "test_jsonutil.py", "test_adapter.py")
@@ -75,14 +75,7 @@ def reference_tests(tmp_path_factory) -> Path:
     [pytest.param("compiled", marks=pytest.mark.skipif(not HAVE_COMPILED, reason="not built")), "python"],
 )
 def test_reference_suite_passes(reference_tests, implementation):
-    env = dict(os.environ)
-    env.pop("JSESSION_PURE_PYTHON", None)
-    if implementation == "python":
-        env["JSESSION_PURE_PYTHON"] = "1"
-    # jsession must come from where this suite imports it (the installed package)
-    import jsession
-
-    env["PYTHONPATH"] = str(Path(jsession.__file__).parent.parent)
+    env = subprocess_env(JSESSION_PURE_PYTHON="1" if implementation == "python" else "0")
     probe = "import jsession, jupyter_client.session as r; print(jsession.IMPLEMENTATION)"
     shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert shown.stdout.strip() == implementation, shown.stderr

@@ -13,6 +13,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from conftest import subprocess_env
 from jsession import session as ss
 
 KEY = b"transport-key"
@@ -62,7 +63,7 @@ def test_received_buffers_are_the_frames_memory(session, sockets):
     frames = b.recv_multipart(copy=False)
     _, rest = session.feed_identities(frames, copy=False)
     msg = session.deserialize(rest, copy=False)
-    for view, frame in zip(msg["buffers"], frames[-2:]):
+    for view, frame in zip(msg["buffers"], frames[-2:], strict=True):
         assert view.obj is frame
         # the very same memory: the address of the view is the address of the frame's data
         assert _address(view) == _address(memoryview(frame))
@@ -185,7 +186,7 @@ RECEIVER = textwrap.dedent(
 def test_receiving_a_large_buffer_costs_no_extra_memory(tmp_path, implementation):
     size = 256 << 20
     endpoint = f"ipc://{tmp_path}/rss.sock"
-    env = dict(os.environ, JSESSION_PURE_PYTHON="1" if implementation == "python" else "0")
+    env = subprocess_env(JSESSION_PURE_PYTHON="1" if implementation == "python" else "0")
     proc = subprocess.Popen(
         [sys.executable, "-c", RECEIVER, endpoint, str(size)],
         stdout=subprocess.PIPE,
