@@ -1010,9 +1010,10 @@ class Session(Configurable):
         if copy:
             p_header, p_parent, p_metadata, p_content = msg_list[1:5]
         elif unpack in _BUFFER_UNPACKERS:
-            p_header, p_parent, p_metadata, p_content = (memoryview(f) for f in msg_list[1:5])
+            # the received frames' memory, read in place
+            p_header, p_parent, p_metadata, p_content = map(memoryview, msg_list[1:5])
         else:  # a custom unpacker gets bytes, as from the reference
-            p_header, p_parent, p_metadata, p_content = (_frame_bytes(f) for f in msg_list[1:5])
+            p_header, p_parent, p_metadata, p_content = map(_frame_bytes, msg_list[1:5])
         header = unpack(p_header)
         extract = _backend.active.extract_dates
         message = {
@@ -1022,7 +1023,7 @@ class Session(Configurable):
             "parent_header": extract(unpack(p_parent), parse_date),
             "metadata": unpack(p_metadata),
             "content": unpack(p_content) if content else _frame_bytes(p_content),
-            "buffers": [memoryview(b) for b in msg_list[5:]],
+            "buffers": list(map(memoryview, msg_list[5:])),
         }
         if self._debug:
             pprint.pprint(message)  # noqa: T203
@@ -1031,16 +1032,17 @@ class Session(Configurable):
     def _check_signature(self, signer: t.Any, msg_list: list[t.Any], content: bool) -> None:
         if not msg_list:
             raise ValueError("Unsigned Message")
-        raw = msg_list[0]
-        size = _backend.active.frames.frame_sizes((raw,))[0]
-        if size == 0:
+        signature = msg_list[0]
+        if type(signature) is not bytes:  # a zmq.Frame: its (small) bytes are kept in history
+            size = _backend.active.frames.frame_sizes((signature,))[0]
+            signature = bytes(memoryview(signature)[:MAX_SIGNATURE_SIZE + 1]) if size else b""
+        if not signature:
             raise ValueError("Unsigned Message")
-        if size > MAX_SIGNATURE_SIZE:
+        if len(signature) > MAX_SIGNATURE_SIZE:
             # never store or echo a hostile, oversized signature
-            head = bytes(memoryview(raw)[:64])
-            raise ValueError("Invalid Signature: %r" % (head + b"..."))
-        signature = _frame_bytes(raw)
-        if signature in self._trait_values["digest_history"]:
+            raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
+        history = self._trait_values["digest_history"]
+        if signature in history:
             raise ValueError("Duplicate Signature: %r" % signature)
         if content:
             # remembered even if it then fails, as in the reference: a peek does not count
