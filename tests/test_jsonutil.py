@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import subprocess_env
 from jsession import jsonutil
 
 reference = pytest.importorskip("jupyter_client.jsonutil")
@@ -114,7 +115,9 @@ def test_works_without_dateutil():
         "from jsession import jsonutil as j\n"
         "print(j.extract_dates(['2013-07-03T16:34:52Z', '2013-07-03T16:34:52'])[1].utcoffset() is not None)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=subprocess_env()
+    )
     assert done.stdout.strip() == "True"
 
 

@@ -35,3 +35,10 @@ cdef extern from "hmac_shim.h" nogil:
     void jss_digest_free(const EVP_MD *md)
     int jss_digest_size(const EVP_MD *md)
     int jss_digest_block_size(const EVP_MD *md)
+    int jss_fips_enabled()
+    enum: JSS_HAVE_SHA256_STATE
+    ctypedef struct jss_sha256_state:
+        pass
+    int jss_sha256_init(jss_sha256_state *c)
+    int jss_sha256_update(jss_sha256_state *c, const void *d, size_t n)
+    int jss_sha256_final(unsigned char *md, jss_sha256_state *c)

@@ -21,7 +21,7 @@ from cpython.buffer cimport (
     PyObject_CheckBuffer,
     PyObject_GetBuffer,
 )
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_AsTuple
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memset
@@ -41,12 +41,18 @@ from jsession._c.openssl cimport (
     EVP_MD_CTX_copy_ex,
     EVP_MD_CTX_free,
     EVP_MD_CTX_new,
+    JSS_HAVE_SHA256_STATE,
     JSS_MAX_BLOCK,
     OPENSSL_cleanse,
     jss_digest_block_size,
     jss_digest_fetch,
     jss_digest_free,
     jss_digest_size,
+    jss_fips_enabled,
+    jss_sha256_final,
+    jss_sha256_init,
+    jss_sha256_state,
+    jss_sha256_update,
 )
 
 import hashlib
@@ -93,8 +99,19 @@ cdef str _owner(Py_ssize_t index):
     return f"frame {index}"
 
 
+cdef extern from "Python.h":
+    # PyBuffer_FillInfo, declared here to accept a NULL exporter
+    int _fill_view "PyBuffer_FillInfo" (Py_buffer *view, void *exporter, void *buf, Py_ssize_t len,
+                                         int readonly, int flags) except -1
+
+
 cdef int _acquire(object obj, Py_buffer *view, Py_ssize_t index) except -1:
     """Fill view with obj's bytes, read in place; fail as memoryview(obj) would."""
+    if type(obj) is bytes:
+        # immutable, and kept alive by the caller's reference: no buffer to export
+        # (a view without obj is one PyBuffer_Release leaves alone)
+        _fill_view(view, NULL, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), 1, PyBUF_SIMPLE)
+        return 0
     if not PyObject_CheckBuffer(obj):
         raise TypeError(f"{_owner(index)} does not support the buffer protocol: {type(obj).__name__}")
     try:
@@ -150,6 +167,10 @@ cdef class Signer:
     cdef size_t _size  # digest length in bytes
     cdef object _fallback  # the pure twin, for digests not served by OpenSSL here
     cdef str _digest_name
+    # SHA-256 only: the same two keyed states as plain structs, copied by value per message
+    cdef bint _sha256
+    cdef jss_sha256_state _sha_inner
+    cdef jss_sha256_state _sha_outer
 
     # Set up in __cinit__ rather than __init__ so that no later call can rekey an
     # instance other threads are using.
@@ -174,12 +195,17 @@ cdef class Signer:
 
                 self._fallback = PythonSigner(key, digest_name)
             else:
+                # FIPS mode: every digest through the provider OpenSSL was told to use
+                self._sha256 = (JSS_HAVE_SHA256_STATE and digest_name == "sha256"
+                                and not jss_fips_enabled())
                 self._key(<const unsigned char *>key_view.buf, <size_t>key_view.len)
         finally:
             PyBuffer_Release(&key_view)
         self._digest_name = digest_name
 
     def __dealloc__(self):
+        OPENSSL_cleanse(&self._sha_inner, sizeof(self._sha_inner))
+        OPENSSL_cleanse(&self._sha_outer, sizeof(self._sha_outer))
         EVP_MD_CTX_free(self._inner)
         EVP_MD_CTX_free(self._outer)
         if self._md != NULL:
@@ -212,11 +238,17 @@ cdef class Signer:
             if not (EVP_DigestInit_ex(self._inner, self._md, NULL)
                     and EVP_DigestUpdate(self._inner, block, block_size)):
                 _raise_openssl("digest keying")
+            if self._sha256 and not (jss_sha256_init(&self._sha_inner)
+                                   and jss_sha256_update(&self._sha_inner, block, block_size)):
+                _raise_openssl("digest keying")
             memset(block, 0x5C, block_size)
             for i in range(key_size):
                 block[i] ^= key[i]
             if not (EVP_DigestInit_ex(self._outer, self._md, NULL)
                     and EVP_DigestUpdate(self._outer, block, block_size)):
+                _raise_openssl("digest keying")
+            if self._sha256 and not (jss_sha256_init(&self._sha_outer)
+                                   and jss_sha256_update(&self._sha_outer, block, block_size)):
                 _raise_openssl("digest keying")
         finally:
             OPENSSL_cleanse(block, sizeof(block))
@@ -230,7 +262,10 @@ cdef class Signer:
         cdef unsigned int out_size = 0
         cdef Py_ssize_t i
         cdef int ok
-        cdef EVP_MD_CTX *ctx = EVP_MD_CTX_new()
+        cdef EVP_MD_CTX *ctx
+        if self._sha256:
+            return self._mac_sha256(views, count, out)
+        ctx = EVP_MD_CTX_new()
         if ctx == NULL:
             return _NO_MEMORY
         ok = EVP_MD_CTX_copy_ex(ctx, self._inner)
@@ -246,6 +281,22 @@ cdef class Signer:
               and EVP_DigestFinal_ex(ctx, out, &out_size)
               and out_size == self._size)
         EVP_MD_CTX_free(ctx)
+        return 0 if ok else _FAILED
+
+    cdef int _mac_sha256(self, const Py_buffer *views, Py_ssize_t count, unsigned char *out) noexcept nogil:
+        """_mac for SHA-256 over the struct states: no allocation, no dispatch."""
+        cdef unsigned char inner[32]
+        cdef jss_sha256_state state = self._sha_inner
+        cdef Py_ssize_t i
+        cdef int ok = 1
+        for i in range(count):
+            if views[i].len:
+                ok = ok and jss_sha256_update(&state, views[i].buf, <size_t>views[i].len)
+        ok = ok and jss_sha256_final(inner, &state)
+        state = self._sha_outer
+        ok = ok and jss_sha256_update(&state, inner, 32) and jss_sha256_final(out, &state)
+        OPENSSL_cleanse(&state, sizeof(state))
+        OPENSSL_cleanse(inner, sizeof(inner))
         return 0 if ok else _FAILED
 
     cdef int _hex_mac(self, object frames, char *out) except -1:
