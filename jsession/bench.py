@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import zmq
 
@@ -118,7 +119,7 @@ class Impl:
 
     def activate(self) -> None:
         """Make this implementation's jsession core the active one (a no-op for others)."""
-        if self.backend is not None and _backend.IMPLEMENTATION != self.backend:
+        if self.backend is not None and self.backend != _backend.IMPLEMENTATION:
             _backend.use(self.backend)
 
     def session(self, **kwargs: Any) -> Any:
@@ -214,11 +215,23 @@ class Op:
     max_calls: int = 1_000_000
 
     def time(self, calls: int) -> float:
-        """Seconds taken by ``calls`` calls of fn (with gc off, as timeit does)."""
-        if self.before is not None:
-            self.before()
-        if self.batch is not None:
-            return self.batch(calls)
+        """Seconds taken by ``calls`` calls of fn (with gc off, as timeit does).
+
+        ``wall`` is set to the whole batch's duration, untimed preparation included.
+        """
+        wall_start = time.perf_counter()
+        try:
+            if self.before is not None:
+                self.before()
+            if self.batch is not None:
+                return self.batch(calls)
+            return self._loop(calls)
+        finally:
+            self.wall = time.perf_counter() - wall_start
+
+    wall: float = 0.0
+
+    def _loop(self, calls: int) -> float:
         fn, prepare = self.fn, self.prepare
         gc_was_on = gc.isenabled()
         gc.disable()
@@ -361,13 +374,13 @@ def _round_trip(
         send_copy = max(len(memoryview(f)) for f in frames) < COPY_THRESHOLD
         send_multipart, recv_multipart = a.send_multipart, b.recv_multipart
 
-        def fn() -> None:
+        def raw_fn() -> None:
             for _ in range(per_call):
-                send_multipart(frames, copy=send_copy)
+                send_multipart(frames, 0, send_copy)
             for _ in range(per_call):
-                recv_multipart(copy=copy)
+                recv_multipart(0, copy)
 
-        return Op(fn, per_call=per_call)
+        return Op(raw_fn, per_call=per_call)
 
     sender, receiver = impl.session(), impl.session()
     send, recv = sender.send, receiver.recv
@@ -400,7 +413,7 @@ CASES: dict[str, Case] = {
     for case in (
         Case("msg", "msg (build an execute_reply)", SESSION_IMPLS, make_msg, ("speedup", 2.5)),
         Case("serialize", "serialize (execute_reply)", SESSION_IMPLS, make_serialize, ("speedup", 2.0)),
-        Case("sign", "sign (4 frames, ~530 B)", SESSION_IMPLS, make_sign, ("speedup", 3.5)),
+        Case("sign", "sign (4 frames, ~600 B)", SESSION_IMPLS, make_sign, ("speedup", 3.5)),
         Case(
             "deserialize",
             "deserialize (distinct messages)",
@@ -491,7 +504,7 @@ def _child_receive(impl_name: str, addr: str, size: int) -> None:
     start = time.perf_counter()
     if session is None:
         frames = sock.recv_multipart(copy=False)
-        received = memoryview(frames[-1]).nbytes
+        received = len(frames[-1])
     else:
         _, msg = session.recv(sock, mode=0, copy=False)
         received = msg["buffers"][0].nbytes
@@ -656,17 +669,21 @@ class Progress:
 
 
 def _calibrate(op: Op, seconds: float) -> int:
-    """Calls per batch so that a batch lasts about ``seconds``."""
+    """Calls per batch so that a batch's timed part lasts about ``seconds`` (and the whole
+    batch, untimed preparation included, at most about three times that)."""
     calls = 1
     while True:
         elapsed = op.time(calls)
-        if elapsed >= seconds / 4 or calls >= op.max_calls:
+        spent = max(elapsed, op.wall / 3, 1e-9)
+        if spent >= seconds / 4 or calls >= op.max_calls:
             break
-        calls = min(op.max_calls, calls * max(2, min(50, int(seconds / 4 / max(elapsed, 1e-9)))))
-    return max(1, min(op.max_calls, round(calls * seconds / max(elapsed, 1e-9))))
+        calls = min(op.max_calls, calls * max(2, min(50, int(seconds / 4 / spent))))
+    return max(1, min(op.max_calls, round(calls * seconds / spent)))
 
 
-def run_timed_case(case: Case, impls: list[Impl], env: Env, settings: Settings, progress: Progress) -> CaseResult:
+def run_timed_case(
+    case: Case, impls: list[Impl], env: Env, settings: Settings, progress: Progress
+) -> CaseResult:
     result = CaseResult(case)
     ops: dict[str, Op] = {}
     try:
@@ -719,7 +736,7 @@ def run(
     env = Env(quick=settings.quick)
     results = []
     try:
-        for index, case in enumerate(CASES[n] for n in (case_names or list(CASES))):
+        for index, case in enumerate(CASES[n] for n in CASES if not case_names or n in case_names):
             taking_part = [i for i in impls if i.name in case.impls]
             start = time.perf_counter()
             if case.target[0] == "rss_max":
@@ -728,7 +745,8 @@ def run(
                 result = run_timed_case(case, taking_part, env, settings, progress)
             results.append(result)
             shown = "  ".join(f"{n} {_fmt_value(result, v)}" for n, v in result.best.items())
-            progress.done(f"[{index + 1}/{len(case_names or CASES)}] {case.name}: {shown}  ({time.perf_counter() - start:.1f} s)")
+            took = time.perf_counter() - start
+            progress.done(f"[{index + 1}/{len(case_names or CASES)}] {case.name}: {shown}  ({took:.1f} s)")
     finally:
         env.close()
         _backend.use(before)
@@ -784,10 +802,10 @@ def table(results: list[CaseResult], impl_names: list[str]) -> str:
                 "?" if met is None else "yes" if met else "**no**",
             ]
         )
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(head), sep, *(line(r) for r in rows)])
@@ -855,12 +873,16 @@ def plot(results: list[CaseResult], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    speed = [(r.label, r.ratios()["vs_jupyter_client"], r.case.target) for r in results]
-    speed = [s for s in speed if s[1] is not None]
-    floor = [(r.label, r.ratios()["vs_pyzmq"], r.best, r.case.target) for r in results]
-    floor = [f for f in floor if f[1] is not None]
+    speed: list[tuple[str, float, tuple[str, float]]] = []
+    floor: list[tuple[str, float, dict[str, float], tuple[str, float]]] = []
+    for r in results:
+        vs_jc, vs_zmq = r.ratios()["vs_jupyter_client"], r.ratios()["vs_pyzmq"]
+        if vs_jc is not None:
+            speed.append((r.label, vs_jc, r.case.target))
+        if vs_zmq is not None:
+            floor.append((r.label, vs_zmq, r.best, r.case.target))
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     labels = [s[0] for s in speed]
     values = [s[1] for s in speed]
     colors = ["tab:green" if (t[0] != "speedup" or v >= t[1]) else "tab:red" for _, v, t in speed]
@@ -883,12 +905,17 @@ def plot(results: list[CaseResult], path: str) -> None:
     for y, f in enumerate(floor):
         if f[3][0] == "vs_pyzmq":
             ax2.plot([f[3][1], f[3][1]], [y - 0.45, y + 0.05], color="black", lw=1.5)
+    for y, (v, w) in enumerate(zip(js, jc, strict=True)):
+        ax2.text(v, y - 0.2, f" {v:.2f}x", va="center", fontsize=8)
+        if w:
+            ax2.text(w, y + 0.2, f" {w:.2f}x", va="center", fontsize=8)
     ax2.axvline(1.0, color="black", lw=0.8, ls=":")
+    ax2.set_xscale("log")
     ax2.set_yticks(list(ys), labels2)
-    ax2.set_xlabel("time / raw pyzmq time (1 = the transport floor; | = target)")
+    ax2.set_xlabel("time / raw pyzmq time (log; | = target)")
     ax2.set_title("Over the raw pyzmq floor")
     ax2.invert_yaxis()
-    ax2.legend(loc="lower right", fontsize=8)
+    ax2.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -901,16 +928,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (under 20 s)")
     parser.add_argument("--json", metavar="FILE", help="write the figures to FILE")
-    parser.add_argument("--plot", metavar="FILE.png", help="draw a bar chart of the ratios (needs matplotlib)")
+    parser.add_argument(
+        "--plot", metavar="FILE.png", help="draw a bar chart of the ratios (needs matplotlib)"
+    )
     parser.add_argument("--repeats", type=int, help="timed batches per implementation and case")
     parser.add_argument("--batch", type=float, metavar="SECONDS", help="length of one timed batch")
     parser.add_argument("--big-size", type=int, metavar="BYTES", help="buffer size of the RSS case (1 GiB)")
     parser.add_argument(
         "--case", action="append", choices=list(CASES), help="run only this case (repeatable)"
     )
-    parser.add_argument(
-        "--python-twin", action="store_true", help="also time jsession's pure-Python core"
-    )
+    parser.add_argument("--python-twin", action="store_true", help="also time jsession's pure-Python core")
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -1,0 +1,57 @@
+"""``python -m jsession.bench --quick --json FILE`` runs and writes sane figures.
+
+Only that the command works is checked here: no timing is asserted (the benchmarks report
+speed, they do not test it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import jsession
+from jsession import bench
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the command's ipc cases are measured on Linux"
+)
+
+
+def test_quick_run_writes_every_case(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    # the same jsession as this test imports, from outside the source tree
+    root = os.path.dirname(os.path.dirname(os.path.abspath(jsession.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jsession.bench", "--quick", "--json", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| case" in proc.stdout  # the table
+    assert "[9/9]" in proc.stderr  # progress, one line per finished case
+
+    data = json.loads(out.read_text())
+    assert data["settings"]["quick"] is True
+    assert data["machine"]["python"]
+    assert set(data["cases"]) == set(bench.CASES)
+    have_jc = bench.IMPLS["jupyter_client"].available()
+    for name, case in data["cases"].items():
+        expected = {"jsession", "pyzmq"} & set(bench.CASES[name].impls)
+        if have_jc:
+            expected.add("jupyter_client")
+        assert set(case["best"]) == expected, name
+        for impl, best in case["best"].items():
+            assert best > 0 and len(case["runs"][impl]) >= 1, (name, impl)
+        assert case["met"] in (True, False), name
+        assert case["target"]["kind"] in bench.TARGET_KINDS
+    growth = data["cases"]["recv_1gib"]["best"]["jsession"]
+    assert 0.5 < growth < 3  # peak RSS growth over the buffer size: a ratio near 1
