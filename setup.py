@@ -15,7 +15,7 @@ import sys
 
 from setuptools import Extension, setup
 
-MODULES = ("signing", "frames", "dates")
+MODULES = ("signing", "frames", "dates", "messages")
 
 
 def _flag(name):

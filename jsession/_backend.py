@@ -1,8 +1,8 @@
 """The one place that chooses between the compiled core and its pure-Python twin.
 
 ``jsession._c`` (Cython, OpenSSL) and ``jsession._py`` (pure Python) export the same
-mechanisms under the same names: ``Signer`` (signing), ``find_delimiter`` (frames) and
-``extract_dates`` (dates). The compiled core is used unless it cannot be imported or
+mechanisms under the same names: ``Signer`` (signing), ``find_delimiter`` (frames),
+``extract_dates`` (dates) and ``MessageBuilder`` (messages). The compiled core is used unless it cannot be imported or
 ``JSESSION_PURE_PYTHON=1`` is set; ``IMPLEMENTATION`` says which one is active.
 """
 
@@ -19,9 +19,9 @@ IMPLEMENTATIONS = ("compiled", "python")
 def load(name: str) -> types.SimpleNamespace:
     """Import one implementation's mechanisms ("compiled" or "python")."""
     if name == "compiled":
-        from ._c import dates, frames, signing
+        from ._c import dates, frames, messages, signing
     elif name == "python":
-        from ._py import dates, frames, signing  # type: ignore[no-redef]
+        from ._py import dates, frames, messages, signing  # type: ignore[no-redef]
     else:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     return types.SimpleNamespace(
@@ -29,7 +29,10 @@ def load(name: str) -> types.SimpleNamespace:
         signing=signing,
         frames=frames,
         dates=dates,
+        messages=messages,
         Signer=signing.Signer,
+        MessageBuilder=messages.MessageBuilder,
+        unpack_message=messages.unpack_message,
         find_delimiter=frames.find_delimiter,
         extract_dates=dates.extract_dates,
     )

@@ -25,6 +25,7 @@ import random  # noqa: F401  (part of the reference module's namespace)
 import sys
 import typing as t
 import warnings
+import weakref
 from binascii import b2a_hex
 from datetime import datetime, timezone
 from hmac import compare_digest  # noqa: F401  (part of the reference module's namespace)
@@ -94,6 +95,12 @@ _pid = os.getpid()
 def _update_pid() -> None:
     global _pid
     _pid = os.getpid()
+    for builder in list(_builders):
+        builder.pid = _pid
+
+
+# every Session's MessageBuilder, so that a forked child's message ids carry its own pid
+_builders: weakref.WeakSet = weakref.WeakSet()
 
 
 if hasattr(os, "register_at_fork"):
@@ -602,13 +609,28 @@ class Session(Configurable):
 
     @observe(*_CACHED_TRAITS)
     def _cache_trait(self, change: t.Any) -> None:
-        self.__dict__[_CACHED_TRAITS[change["name"]]] = change["new"]
+        name, new = change["name"], change["new"]
+        self.__dict__[_CACHED_TRAITS[name]] = new
+        builder = self.__dict__.get("_builder")
+        if builder is not None and name in ("session", "username"):
+            setattr(builder, name, new)
+        elif name == "unpack":
+            self._set_unpack_paths(new)
 
     _auth_made: hmac.HMAC | None = None
     _signer: t.Any = None
+    _parts_as: int  # how deserialize(copy=False) hands frames to the unpacker
+
+    def _set_unpack_paths(self, unpack: t.Callable) -> None:
+        self._loads = _DIRECT_UNPACK.get(unpack, unpack)
+        # known unpackers read any buffer: frames in place; a custom one gets bytes
+        self._parts_as = 1 if unpack in _BUFFER_UNPACKERS else 2
+
+    _builder: t.Any  # the MessageBuilder: header values as C fields
     # plain copies of traits for the per-message paths (see _CACHED_TRAITS)
     _pack: t.Callable[[t.Any], bytes]
     _unpack: t.Callable[[t.Any], t.Any]
+    _loads: t.Callable[[t.Any], t.Any]  # what deserialize tries first (see _DIRECT_UNPACK)
     _session_str: str
     _username: str
     _digest_history_size: int
@@ -628,6 +650,11 @@ class Session(Configurable):
         self.pid = _pid
         for trait, attr in _CACHED_TRAITS.items():
             self.__dict__[attr] = getattr(self, trait)
+        self._set_unpack_paths(self._unpack)
+        self._builder = _backend.active.MessageBuilder(
+            self._session_str, self._username, _pid, extract_header
+        )
+        _builders.add(self._builder)
         self._new_auth()
         if not self.key:
             get_logger().warning("Message signing is disabled.  This is insecure and not recommended!")
@@ -640,14 +667,22 @@ class Session(Configurable):
         other.digest_history = set(self.digest_history)
         return other
 
-    message_count = 0
+    @property
+    def message_count(self) -> int:
+        """How many message ids this session has given out."""
+        return self._builder.count  # type: ignore[no-any-return]
+
+    @message_count.setter
+    def message_count(self, value: int) -> None:
+        self._builder.count = value
 
     @property
     def msg_id(self) -> str:
         """A new message id: ``{session}_{pid}_{counter}``."""
-        n = self.message_count
-        self.message_count = n + 1
-        return f"{self._session_str}_{_pid}_{n}"
+        builder = self._builder
+        n = builder.count
+        builder.count = n + 1
+        return f"{builder.session}_{builder.pid}_{n}"
 
     def _check_packers(self) -> None:
         """Check that pack/unpack round-trip a small message and whether dates survive."""
@@ -700,32 +735,11 @@ class Session(Configurable):
 
         This is the nested form; ``serialize`` turns it into frames for the wire.
         """
-        if header is None:
-            if self._own_headers:  # msg_header and msg_id inlined: this is a hot path
-                n = self.message_count
-                self.message_count = n + 1
-                session_id = self._session_str
-                header = {
-                    "msg_id": f"{session_id}_{_pid}_{n}",
-                    "msg_type": msg_type,
-                    "username": self._username,
-                    "session": session_id,
-                    "date": datetime.now(utc),
-                    "version": protocol_version,
-                }
-            else:
-                header = self.msg_header(msg_type)
-        md = self._trait_values["metadata"].copy()
-        if metadata is not None:
-            md.update(metadata)
-        return {
-            "header": header,
-            "msg_id": header["msg_id"],
-            "msg_type": header["msg_type"],
-            "parent_header": {} if parent is None else extract_header(parent),
-            "content": {} if content is None else content,
-            "metadata": md,
-        }
+        if header is None and not self._own_headers:
+            header = self.msg_header(msg_type)
+        return self._builder.message(  # type: ignore[no-any-return]
+            msg_type, content, parent, header, self._trait_values["metadata"], metadata
+        )
 
     def sign(self, msg_list: list) -> bytes:
         """The hex HMAC of the given frames (header, parent, metadata, content); b"" unsigned."""
@@ -1033,75 +1047,42 @@ class Session(Configurable):
         and buffers (memoryviews; with copy=False views of the received Frames). With
         content=False the content stays packed bytes and the signature is not remembered.
         """
-        signed = msg_list[1:5]
         signer = self._signer
         if signer is not None:
-            self._check_signature(signer, msg_list, content)
+            # verified before anything is unpacked; replays refused, as by the reference
+            signature = msg_list[0] if msg_list else b""
+            if type(signature) is not bytes:
+                signature = _signature_bytes(signature)
+            if not signature:
+                raise ValueError("Unsigned Message")
+            if len(signature) > MAX_SIGNATURE_SIZE:
+                # never store or echo a hostile, oversized signature
+                raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
+            history = self._trait_values["digest_history"]
+            if signature in history:
+                raise ValueError("Duplicate Signature: %r" % signature)
+            if content and self._digest_history_size:
+                # remembered even if it then fails, as in the reference: a peek does not
+                # count (this is _add_digest, inline on the hot path)
+                history.add(signature)
+                if len(history) > self._digest_history_size:
+                    self._cull_digest_history()
+            if not signer.verify(signature, msg_list[1:5]):
+                raise ValueError("Invalid Signature: %r" % signature)
         if len(msg_list) < 5:
             raise TypeError("malformed message, must have at least 5 elements")
-        unpack = self._unpack
-        if copy:
-            p_header, p_parent, p_metadata, p_content = signed
-        elif unpack in _BUFFER_UNPACKERS:
-            # the received frames' memory, read in place
-            p_header, p_parent, p_metadata, p_content = [memoryview(f) for f in signed]
-        else:  # a custom unpacker gets bytes, as from the reference
-            p_header, p_parent, p_metadata, p_content = map(_frame_bytes, signed)
-        # the unpacker's C function first; on any error the unpacker itself decides
-        loads = _DIRECT_UNPACK.get(unpack, unpack)
-        try:
-            header = loads(p_header)
-        except Exception:
-            header = unpack(p_header)
-        extract = _backend.active.extract_dates
-        header_dated = extract(header, parse_date)
-        msg_id, msg_type = header["msg_id"], header["msg_type"]
-        try:
-            parent = loads(p_parent)
-        except Exception:
-            parent = unpack(p_parent)
-        parent = extract(parent, parse_date)
-        try:
-            metadata = loads(p_metadata)
-            body = loads(p_content) if content else None
-        except Exception:
-            metadata = unpack(p_metadata)
-            body = unpack(p_content) if content else None
-        message = {
-            "header": header_dated,
-            "msg_id": msg_id,
-            "msg_type": msg_type,
-            "parent_header": parent,
-            "metadata": metadata,
-            "content": body if content else _frame_bytes(p_content),
-            "buffers": [memoryview(b) for b in msg_list[5:]],
-        }
+        # the four packed parts go to the unpacker as they are (copy=True), or as views of
+        # the received frames' memory, or as bytes for a custom unpacker, as the reference
+        parts_as = 0 if copy else self._parts_as
         if self._debug:
+            message = _backend.active.unpack_message(
+                msg_list, parts_as, self._loads, self._unpack, parse_date, content, None
+            )
             pprint.pprint(message)  # noqa: T203
-        if header.get("version") == protocol_version and "date" in header:
-            return message  # adapt would return a current message as it is
-        return adapt(message)
-
-    def _check_signature(self, signer: t.Any, msg_list: list[t.Any], content: bool) -> None:
-        if not msg_list:
-            raise ValueError("Unsigned Message")
-        signature = msg_list[0]
-        if type(signature) is not bytes:  # a zmq.Frame: its (small) bytes are kept in history
-            size = _backend.active.frames.frame_sizes((signature,))[0]
-            signature = bytes(memoryview(signature)[: MAX_SIGNATURE_SIZE + 1]) if size else b""
-        if not signature:
-            raise ValueError("Unsigned Message")
-        if len(signature) > MAX_SIGNATURE_SIZE:
-            # never store or echo a hostile, oversized signature
-            raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
-        history = self._trait_values["digest_history"]
-        if signature in history:
-            raise ValueError("Duplicate Signature: %r" % signature)
-        if content:
-            # remembered even if it then fails, as in the reference: a peek does not count
-            self._add_digest(signature)
-        if not signer.verify(signature, msg_list[1:5]):
-            raise ValueError("Invalid Signature: %r" % signature)
+            return adapt(message)
+        return _backend.active.unpack_message(  # type: ignore[no-any-return]
+            msg_list, parts_as, self._loads, self._unpack, parse_date, content, adapt
+        )
 
     def unserialize(self, *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
         """Deprecated alias of ``deserialize``."""
@@ -1137,6 +1118,12 @@ def _recv_frames(socket: zmq.Socket, flags: int, copy: bool) -> list[t.Any]:
     while _backend_get(socket, _RCVMORE):
         parts.append(_backend_recv(socket, flags, copy))
     return parts
+
+
+def _signature_bytes(frame: t.Any) -> bytes:
+    """A signature frame's bytes, at most one byte past the largest accepted size."""
+    size = _backend.active.frames.frame_sizes((frame,))[0]  # TypeError unless a buffer
+    return bytes(memoryview(frame)[: MAX_SIGNATURE_SIZE + 1]) if size else b""
 
 
 def _frame_bytes(frame: t.Any) -> bytes:
