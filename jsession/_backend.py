@@ -2,8 +2,9 @@
 
 ``jsession._c`` (Cython, OpenSSL) and ``jsession._py`` (pure Python) export the same
 mechanisms under the same names: ``Signer`` (signing), ``find_delimiter`` (frames),
-``extract_dates`` (dates) and ``MessageBuilder`` (messages). The compiled core is used unless it cannot be imported or
-``JSESSION_PURE_PYTHON=1`` is set; ``IMPLEMENTATION`` says which one is active.
+``extract_dates`` (dates), ``MessageBuilder`` and ``unpack_message`` (messages). The
+compiled core is used unless it cannot be imported or ``JSESSION_PURE_PYTHON=1`` is set;
+``IMPLEMENTATION`` says which one is active.
 """
 
 from __future__ import annotations

@@ -670,7 +670,7 @@ class Session(Configurable):
     @property
     def message_count(self) -> int:
         """How many message ids this session has given out."""
-        return self._builder.count  # type: ignore[no-any-return]
+        return self._builder.count
 
     @message_count.setter
     def message_count(self, value: int) -> None:
@@ -737,7 +737,7 @@ class Session(Configurable):
         """
         if header is None and not self._own_headers:
             header = self.msg_header(msg_type)
-        return self._builder.message(  # type: ignore[no-any-return]
+        return self._builder.message(
             msg_type, content, parent, header, self._trait_values["metadata"], metadata
         )
 
@@ -1080,7 +1080,7 @@ class Session(Configurable):
             )
             pprint.pprint(message)  # noqa: T203
             return adapt(message)
-        return _backend.active.unpack_message(  # type: ignore[no-any-return]
+        return _backend.active.unpack_message(
             msg_list, parts_as, self._loads, self._unpack, parse_date, content, adapt
         )
 

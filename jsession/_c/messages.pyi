@@ -10,7 +10,9 @@ class MessageBuilder:
     username: str
     pid: int
     count: int
-    def __init__(self, session: str, username: str, pid: int, extract_header: Callable[[Any], dict]) -> None: ...
+    def __init__(
+        self, session: str, username: str, pid: int, extract_header: Callable[[Any], dict]
+    ) -> None: ...
     def header(self, msg_type: str) -> dict[str, Any]: ...
     def message(
         self,
