@@ -136,7 +136,9 @@ class Impl:
 IMPLS: dict[str, Impl] = {
     impl.name: impl
     for impl in (
-        Impl("jsession", "jsession", "session", "compiled"),
+        # "jsession" is the active core: compiled, unless not built (PyPy, a pure wheel) or
+        # JSESSION_PURE_PYTHON=1 chose the fallback
+        Impl("jsession", "jsession", "session", _backend.IMPLEMENTATION),
         Impl("jsession-python", "jsession (pure Python)", "session", "python"),
         Impl("jupyter_client", "jupyter_client 8.10", "session"),
         Impl("pyzmq", "pyzmq (raw)", "pyzmq"),
