@@ -562,7 +562,7 @@ class Session(Configurable):
         # .auth for callers that read it; signing itself goes through the compiled core
         self._auth_made = auth = hmac.HMAC(key, digestmod=digest_mod)
         self.auth = auth
-        name = self.signature_scheme.split("-", 1)[1]
+        name = self.signature_scheme.partition("-")[2]  # the scheme may not be checked yet
         if getattr(hashlib, name, None) is digest_mod:
             self._signer = _backend.active.Signer(key, name)
         else:  # digest_mod was set directly: sign with exactly that

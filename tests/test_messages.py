@@ -143,3 +143,29 @@ def test_forked_child_ids_carry_its_pid(impl):
     os.waitpid(pid, 0)
     assert child_id == f"f_{pid}_0"
     assert s.msg_id == f"f_{os.getpid()}_0"
+
+
+@pytest.mark.parametrize("short", [[], [b"sig"], [b"sig", b"{}", b"{}", b"{}"], (b"sig", b"{}")])
+def test_unpack_message_refuses_fewer_than_5_frames(impl, short):
+    with pytest.raises(IndexError):
+        impl.unpack_message(short, 0, json.loads, json.loads, parse_date, True, None)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bad_scheme_is_a_trait_error_whatever_the_observer_order(seed):
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+
+    code = (
+        "from traitlets import TraitError\n"
+        "from jsession import Session\n"
+        "try:\n"
+        "    Session(key=b'k', signature_scheme='sha256')\n"
+        "except TraitError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('no TraitError')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=subprocess_env(PYTHONHASHSEED=str(seed)), check=True)

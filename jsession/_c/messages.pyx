@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3
 """Build new message dicts: the nested form of a Jupyter message, in the wire's key order.
 
 The interface is documented in ``messages.pyi``; ``jsession._py.messages`` is the twin.
