@@ -53,6 +53,21 @@ def _subprocesses_run_outside_the_source_tree(tmp_path_factory):
         os.chdir(before)
 
 
+@pytest.fixture
+def pair_sockets():
+    """Two connected PAIR sockets over inproc: (a, b)."""
+    import zmq
+
+    ctx = zmq.Context()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    a.bind("inproc://jsession-tests")
+    b.connect("inproc://jsession-tests")
+    yield a, b
+    a.close(linger=0)
+    b.close(linger=0)
+    ctx.term()
+
+
 def subprocess_env(**overrides: str) -> dict[str, str]:
     """The environment for a Python child process that must import this same jsession."""
     env = dict(os.environ, **overrides)

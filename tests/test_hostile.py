@@ -459,18 +459,6 @@ def test_a_message_is_accepted_only_if_its_signed_frames_are_intact(impl, ops, k
     assert recorder.calls == []
 
 
-@pytest.fixture
-def pair():
-    ctx = zmq.Context()
-    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
-    a.bind("inproc://hostile")
-    b.connect("inproc://hostile")
-    yield a, b
-    a.close(linger=0)
-    b.close(linger=0)
-    ctx.term()
-
-
 @FAST
 @given(
     frames=st.lists(frame_bytes, min_size=1, max_size=10),
@@ -478,8 +466,8 @@ def pair():
     forge=st.booleans(),
     copy=st.booleans(),
 )
-def test_recv_refuses_hostile_frames_from_a_socket(impl, pair, frames, ops, forge, copy):
-    a, b = pair
+def test_recv_refuses_hostile_frames_from_a_socket(impl, pair_sockets, frames, ops, forge, copy):
+    a, b = pair_sockets
     session, recorder = receiver()
     genuine = genuine_wire()
     wire = mutate(genuine, ops) if forge else frames

@@ -407,18 +407,6 @@ def test_digest_history_replaced_by_caller_is_used(session):
 # ---------------------------------------------------------------- send / recv
 
 
-@pytest.fixture
-def pair_sockets():
-    ctx = zmq.Context()
-    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
-    a.bind("inproc://session-test")
-    b.connect("inproc://session-test")
-    yield a, b
-    a.close(linger=0)
-    b.close(linger=0)
-    ctx.term()
-
-
 def test_send_recv_with_buffers(session, pair_sockets):
     a, b = pair_sockets
     sent = session.send(a, "data", content={"n": 1}, ident=b"route", buffers=[b"x" * 10, bytearray(70000)])

@@ -24,18 +24,6 @@ def session(impl):
     return ss.Session(key=KEY)
 
 
-@pytest.fixture
-def sockets():
-    ctx = zmq.Context()
-    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
-    a.bind("inproc://transport")
-    b.connect("inproc://transport")
-    yield a, b
-    a.close(linger=0)
-    b.close(linger=0)
-    ctx.term()
-
-
 def _wait_done(tracker, timeout=2.0):
     try:
         tracker.wait(timeout)
@@ -44,8 +32,8 @@ def _wait_done(tracker, timeout=2.0):
     return True
 
 
-def test_large_buffer_is_sent_without_a_copy_and_small_one_is_copied(session, sockets):
-    a, b = sockets
+def test_large_buffer_is_sent_without_a_copy_and_small_one_is_copied(session, pair_sockets):
+    a, b = pair_sockets
     large = bytearray(b"L" * (1 << 20))
     small = bytearray(b"s" * 100)
     session.send(a, "data", buffers=[small, large])
@@ -57,8 +45,8 @@ def test_large_buffer_is_sent_without_a_copy_and_small_one_is_copied(session, so
     assert bytes(msg["buffers"][1][:4]) == b"XXXX"
 
 
-def test_received_buffers_are_the_frames_memory(session, sockets):
-    a, b = sockets
+def test_received_buffers_are_the_frames_memory(session, pair_sockets):
+    a, b = pair_sockets
     session.send(a, "data", buffers=[os.urandom(300_000), b"tiny"])
     frames = b.recv_multipart(copy=False)
     _, rest = session.feed_identities(frames, copy=False)
@@ -76,8 +64,8 @@ def _address(view: memoryview) -> int:
     return ctypes.addressof(ctypes.c_char.from_buffer(view))
 
 
-def test_tracker_waits_for_every_zero_copy_frame(session, sockets):
-    a, b = sockets
+def test_tracker_waits_for_every_zero_copy_frame(session, pair_sockets):
+    a, b = pair_sockets
     first, second = bytearray(1 << 20), bytearray(1 << 20)
     msg = session.send(a, "data", buffers=[first, second], track=True)
     tracker = msg["tracker"]
@@ -94,17 +82,17 @@ def test_tracker_waits_for_every_zero_copy_frame(session, sockets):
     assert _wait_done(tracker)
 
 
-def test_tracking_a_message_without_large_frames_is_done_at_once(session, sockets):
-    msg = session.send(sockets[0], "x", buffers=[b"small"], track=True)
+def test_tracking_a_message_without_large_frames_is_done_at_once(session, pair_sockets):
+    msg = session.send(pair_sockets[0], "x", buffers=[b"small"], track=True)
     assert msg["tracker"] is ss.DONE
 
 
-def test_copy_threshold_is_per_session(impl, sockets):
+def test_copy_threshold_is_per_session(impl, pair_sockets):
     s = ss.Session(key=KEY, copy_threshold=10)
     buf = bytearray(b"0123456789abc")
-    s.send(sockets[0], "x", buffers=[buf])
+    s.send(pair_sockets[0], "x", buffers=[buf])
     buf[:1] = b"Z"
-    _, msg = s.recv(sockets[1], mode=0, copy=False)
+    _, msg = s.recv(pair_sockets[1], mode=0, copy=False)
     assert bytes(msg["buffers"][0][:1]) == b"Z"
 
 
@@ -136,19 +124,19 @@ def test_asyncio_send_and_recv(session):
     asyncio.run(main())
 
 
-def test_async_api_refuses_sync_sockets(session, sockets):
+def test_async_api_refuses_sync_sockets(session, pair_sockets):
     with pytest.raises(TypeError, match="zmq.asyncio.Socket"):
-        asyncio.run(session.recv_async(sockets[0]))
+        asyncio.run(session.recv_async(pair_sockets[0]))
     with pytest.raises(TypeError, match="zmq.asyncio.Socket"):
-        asyncio.run(session.send_async(sockets[0], "x"))
+        asyncio.run(session.send_async(pair_sockets[0], "x"))
 
 
-def test_zmqstream_send_and_recv(session, sockets):
+def test_zmqstream_send_and_recv(session, pair_sockets):
     pytest.importorskip("tornado")
     from tornado.ioloop import IOLoop
     from zmq.eventloop.zmqstream import ZMQStream
 
-    a, b = sockets
+    a, b = pair_sockets
     loop = IOLoop(make_current=False)
     try:
         stream_a = ZMQStream(a, io_loop=loop)
