@@ -1126,11 +1126,6 @@ def _signature_bytes(frame: t.Any) -> bytes:
     return bytes(memoryview(frame)[: MAX_SIGNATURE_SIZE + 1]) if size else b""
 
 
-def _frame_bytes(frame: t.Any) -> bytes:
-    """The bytes of a frame (bytes itself, zmq.Frame, memoryview...)."""
-    return frame if type(frame) is bytes else bytes(frame)
-
-
 def _ident_bytes(frame: t.Any) -> t.Any:
     if type(frame) is bytes:
         return frame
