@@ -827,10 +827,11 @@ class Session(Configurable):
         -------
         The message dict, with "tracker" set; None when refused in a forked child.
         """
-        if not isinstance(stream, zmq.Socket):
-            track = False  # only sockets can track
-        if isinstance(stream, zmq.asyncio.Socket):
-            stream = zmq.Socket.shadow(stream.underlying)
+        if type(stream) is not zmq.Socket:  # the common case needs no unwrapping
+            if not isinstance(stream, zmq.Socket):
+                track = False  # only sockets can track
+            if isinstance(stream, zmq.asyncio.Socket):
+                stream = zmq.Socket.shadow(stream.underlying)
         prepared = self._prepare_send(msg_or_type, content, parent, ident, buffers, header, metadata)
         if prepared is None:
             return None
@@ -964,10 +965,11 @@ class Session(Configurable):
         With ``copy=False`` the frames are verified and read in place, and the buffers
         come back as memoryviews of the received frames.
         """
-        if _is_zmqstream(socket):
-            socket = socket.socket
-        if isinstance(socket, zmq.asyncio.Socket):
-            socket = zmq.Socket.shadow(socket.underlying)
+        if type(socket) is not zmq.Socket:  # the common case needs no unwrapping
+            if _is_zmqstream(socket):
+                socket = socket.socket
+            if isinstance(socket, zmq.asyncio.Socket):
+                socket = zmq.Socket.shadow(socket.underlying)
         try:
             if type(socket) is zmq.Socket:
                 msg_list = _recv_frames(socket, mode, copy)
