@@ -761,7 +761,9 @@ class Session(Configurable):
         content = msg.get("content", {})
         if self._pack is _INLINE_ORJSON_PACKER and type(content) is dict:
             # orjson_packer's C call inline, without its Python frame (a third of a small
-            # part's cost); on any error, the general path below from the start decides
+            # part's cost); on any error, the general path below from the start decides.
+            # (A functools.partial of orjson.dumps would read better, but a partial with
+            # keywords builds a dict per call: measured 3.1 -> 3.9 us per serialize.)
             try:
                 packed = _orjson_dumps(content, default=json_default, option=_ORJSON_OPTION)
                 parts = [
