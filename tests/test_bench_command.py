@@ -46,15 +46,19 @@ def test_quick_run_writes_every_case(tmp_path: Path) -> None:
     assert set(data["cases"]) == set(bench.CASES)
     have_jc = bench.IMPLS["jupyter_client"].available()
     for name, case in data["cases"].items():
-        expected = {"jsession", "pyzmq"} & set(bench.CASES[name].impls)
-        if have_jc:
-            expected.add("jupyter_client")
+        expected = set(bench.CASES[name].impls) - {"jsession-python"}
+        if not have_jc:
+            expected.discard("jupyter_client")
         assert set(case["best"]) == expected, name
         for impl, best in case["best"].items():
             assert best > 0 and len(case["runs"][impl]) >= 1, (name, impl)
         assert case["met"] in (True, False), name
         assert case["targets"] and all(t["kind"] in bench.TARGET_KINDS for t in case["targets"]), name
         assert case["section"] in bench.SECTIONS, name
+        if bench.CASES[name].floor:  # the floor is the fastest of the floor implementations
+            floor = case["floor"]
+            assert floor["impl"] in bench.CASES[name].floor, name
+            assert floor["seconds"] == min(case["best"][n] for n in bench.CASES[name].floor), name
     growth = data["cases"]["recv_1gib"]["best"]["jsession"]
     assert 0.5 < growth < 3  # peak RSS growth over the buffer size: a ratio near 1
 

@@ -61,6 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-size", type=int, metavar="BYTES", help="buffer size of the RSS case (1 GiB)")
     parser.add_argument("--python-twin", action="store_true", help="also time jsession's pure-Python core")
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--crossover",
+        action="store_true",
+        help="time copy against zero copy for one frame of 16 KiB .. 8 MiB, and say where "
+        "zero copy starts to win",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("ipc", "tcp", "inproc"),
+        default="ipc",
+        help="the transport --crossover measures (default: ipc)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -83,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.skip = settings.skip - {"jsession-python"}
     if not IMPLS["jupyter_client"].available():
         print("jupyter_client is not installed: timing jsession and pyzmq only", file=sys.stderr)
+
+    if args.crossover:
+        from jsession.bench import crossover
+
+        measured = crossover.measure(settings, Progress(quiet=args.no_progress), args.transport)
+        print(crossover.table(measured, args.transport))
+        return 0
 
     cases = select(args.section, args.case)
     start = time.perf_counter()

@@ -29,15 +29,23 @@ class Env:
         self._count += 1
         return f"ipc://{self.tmpdir.name}/{self._count}"
 
-    def pair(self) -> tuple[zmq.Socket, zmq.Socket]:
-        """A connected PAIR of sockets over ipc: (sender, receiver)."""
-        addr = self.endpoint()
+    def pair(self, transport: str = "ipc") -> tuple[zmq.Socket, zmq.Socket]:
+        """A connected PAIR of sockets: (sender, receiver), over ``transport`` (ipc, tcp on
+        the loopback, or inproc)."""
         a, b = self.context.socket(zmq.PAIR), self.context.socket(zmq.PAIR)
         for s in (a, b):
             s.linger = 0
             s.sndhwm = s.rcvhwm = 0
-        a.bind(addr)
-        b.connect(addr)
+        if transport == "ipc":
+            a.bind(self.endpoint())
+        elif transport == "tcp":
+            a.bind("tcp://127.0.0.1:*")
+        elif transport == "inproc":
+            self._count += 1
+            a.bind(f"inproc://jsb-{self._count}")
+        else:
+            raise ValueError(f"unknown transport {transport!r}")
+        b.connect(a.get_string(zmq.LAST_ENDPOINT))
         self._sockets += (a, b)
         return a, b
 

@@ -24,7 +24,7 @@ def _short(name: str | None) -> str:
 
 
 def _floor_name(case: Case) -> str:
-    return _short(case.floor[0]) if len(case.floor) == 1 else "floor"
+    return "floor"
 
 
 def fmt_target(case: Case, target: Target) -> str:
@@ -49,17 +49,28 @@ def _ratio_headings(results: list[CaseResult]) -> tuple[str, str]:
 def table(results: list[CaseResult]) -> str:
     """Results as a Markdown table: time per operation of each implementation, the ratios,
     the targets and whether they are met."""
-    shown = [n for n in IMPLS if any(n in r.best for r in results)]
-    head = ["case", *(IMPLS[n].label for n in shown), *_ratio_headings(results), "target", "met"]
+    shown = [n for n in IMPLS if IMPLS[n].column and any(n in r.best for r in results)]
+    floors = any(r.case.floor for r in results)
+    head = [
+        "case",
+        *(IMPLS[n].label for n in shown),
+        *(["floor (the faster)"] if floors else []),
+        *_ratio_headings(results),
+        "target",
+        "met",
+    ]
     rows = []
     for r in results:
         ratios = r.ratios()
         vs_baseline, vs_floor = ratios["vs_baseline"], ratios["vs_floor"]
         verdicts = [r.target_met(t) for t in r.case.targets]
+        floor = r.floor()
+        floor_cell = "-" if floor is None else f"{fmt_value(r, floor[1])} ({_short(floor[0])})"
         rows.append(
             [
                 r.label,
                 *(fmt_value(r, r.best.get(n)) for n in shown),
+                *([floor_cell] if floors else []),
                 "-" if vs_baseline is None else f"{vs_baseline:.2f}x",
                 "-" if vs_floor is None else f"{vs_floor:.2f}x",
                 "; ".join(fmt_target(r.case, t) for t in r.case.targets),

@@ -1,21 +1,41 @@
-"""The transport section: send + recv over ipc sockets, against raw pyzmq moving the same
-frames, and the peak memory of a 1 GiB receive."""
+"""The transport section: send + recv over ipc sockets, and the peak memory of a 1 GiB receive.
+
+The floor of a transport case is the fastest way pyzmq moves the same frames: every frame
+copied, or sent as pyzmq sends with copy=False, both timed in the same run (the faster one is
+the floor). A large-content case has a floor of its own: the least work any session must do
+on top of moving the frames, i.e. pack the same content with orjson, HMAC-SHA256 the packed
+frames twice (sign, verify), unpack them, and move them (copy or zero copy, the faster).
+"""
 
 from __future__ import annotations
 
+import hmac
 import random
+from typing import Any
+
+import orjson
 
 from jsession.bench.case import Case, Op, Section, Target
 from jsession.bench.env import Env
-from jsession.bench.impls import Impl, serializing_session
+from jsession.bench.impls import KEY, Impl, register, serializing_session
 from jsession.bench.memory import run_big_case
 from jsession.bench.payloads import COMM_CONTENT, EXECUTE_REQUEST, MiB, display_data_content
+from jsession.session import DELIM
 
-IMPLS = ("jsession", "jsession-python", "jupyter_client", "pyzmq")
-FLOOR = ("pyzmq",)
+register(
+    Impl("work-copy", "pack + 2 HMAC + unpack + pyzmq, copy", "floor", short="work, copy", column=False),
+    Impl(
+        "work-zerocopy",
+        "pack + 2 HMAC + unpack + pyzmq, zero copy",
+        "floor",
+        short="work, zero copy",
+        column=False,
+    ),
+)
 
-#: jupyter_client's (and pyzmq's) size from which a frame is sent without a copy.
-COPY_THRESHOLD = 1 << 16
+SESSIONS = ("jsession", "jsession-python", "jupyter_client")
+TRANSPORT_FLOOR = ("pyzmq-copy", "pyzmq-zerocopy")
+WORK_FLOOR = ("work-copy", "work-zerocopy")
 
 
 def _round_trip(
@@ -29,11 +49,12 @@ def _round_trip(
 ) -> Op:
     """send + recv of ``per_call`` messages over an ipc PAIR (one thread, sends first)."""
     a, b = env.pair()
+    if impl.kind == "floor":
+        return _work_floor(impl, a, b, msg_type, content, copy, per_call)
     if impl.kind == "pyzmq":
         s = serializing_session()
         frames = s.serialize(s.msg(msg_type, content=content)) + list(buffers or ())
-        # the same frames, and the same whole-message copy rule as jupyter_client's send
-        send_copy = max(len(memoryview(f)) for f in frames) < COPY_THRESHOLD
+        send_copy = impl.name == "pyzmq-copy"
         send_multipart, recv_multipart = a.send_multipart, b.recv_multipart
 
         def raw_fn() -> None:
@@ -54,6 +75,37 @@ def _round_trip(
             recv(b, mode=0, copy=copy)
 
     return Op(fn, before=lambda: receiver.digest_history.clear(), per_call=per_call)
+
+
+def _work_floor(impl: Impl, a: Any, b: Any, msg_type: str, content: dict, copy: bool, per_call: int) -> Op:
+    """What any session must do for a message: pack its four dicts with orjson, sign the
+    packed frames (HMAC-SHA256: OpenSSL's, through hmac), move them, verify and unpack."""
+    msg = serializing_session().msg(msg_type, content=content)
+    dicts = (msg["header"], msg["parent_header"], msg["metadata"], content)
+    keyed = hmac.new(KEY, digestmod="sha256")
+    dumps, loads, compare = orjson.dumps, orjson.loads, hmac.compare_digest
+    send_copy = impl.name == "work-copy"
+    send_multipart, recv_multipart = a.send_multipart, b.recv_multipart
+
+    def fn() -> None:
+        for _ in range(per_call):
+            parts = [dumps(d) for d in dicts]
+            mac = keyed.copy()
+            for part in parts:
+                mac.update(part)
+            send_multipart([DELIM, mac.hexdigest().encode(), *parts], 0, send_copy)
+        for _ in range(per_call):
+            frames = recv_multipart(0, copy)
+            views = [memoryview(f) for f in frames[2:6]]
+            mac = keyed.copy()
+            for view in views:
+                mac.update(view)
+            if not compare(mac.hexdigest().encode(), memoryview(frames[1]).tobytes()):
+                raise RuntimeError("the floor's signature does not verify")
+            for view in views:
+                loads(view)
+
+    return Op(fn, per_call=per_call)
 
 
 def make_roundtrip_small(impl: Impl, env: Env) -> Op:
@@ -77,36 +129,37 @@ SECTION = Section(
         Case(
             "roundtrip_small",
             "send+recv execute_request, ipc",
-            IMPLS,
+            SESSIONS + TRANSPORT_FLOOR,
             make_roundtrip_small,
             (Target("vs_floor", 1.3),),
-            floor=FLOOR,
+            floor=TRANSPORT_FLOOR,
         ),
         Case(
             "stream_64k",
             "stream, 64 KiB buffer each, ipc",
-            IMPLS,
+            SESSIONS + TRANSPORT_FLOOR,
             make_stream_64k,
             (Target("vs_floor", 1.2),),
             note="per message; 16 sent, then 16 received (copy=False)",
-            floor=FLOOR,
+            floor=TRANSPORT_FLOOR,
         ),
         Case(
             "roundtrip_4mib",
             "send+recv display_data, 4 MiB JSON, ipc",
-            IMPLS,
+            SESSIONS + TRANSPORT_FLOOR + WORK_FLOOR,
             make_roundtrip_4mib,
-            (Target("speedup", 1.2),),
-            note="recv(copy=False)",
-            floor=FLOOR,
+            (Target("speedup", 1.2), Target("vs_floor", 1.15)),
+            note="recv(copy=False); the floor packs, signs, verifies and unpacks too",
+            floor=WORK_FLOOR,
         ),
         Case(
             "recv_1gib",
             "recv {size} buffer copy=False: RSS growth",
-            IMPLS,
+            SESSIONS + ("pyzmq-zerocopy",),
             None,
             (Target("rss_max", 1.05),),
             note="receiver and sender in processes of their own",
+            floor=("pyzmq-zerocopy",),
             unit="ratio",
             run=run_big_case,
         ),
