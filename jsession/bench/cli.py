@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -23,6 +24,14 @@ def _sections(text: str) -> list[str]:
             f"unknown section {', '.join(unknown)} (choose from {', '.join(SECTIONS)})"
         )
     return names
+
+
+def _load() -> str:
+    """The 1-minute load average: other work on the machine skews every figure."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
 
 
 def _list() -> str:
@@ -55,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     parser.add_argument(
         "--plot", metavar="FILE.png", help="draw a bar chart of the ratios (needs matplotlib)"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run everything N times: the table shows the last run, and the range of each "
+        "target's figure over the N runs",
     )
     parser.add_argument("--repeats", type=int, help="timed batches per implementation and case")
     parser.add_argument("--batch", type=float, metavar="SECONDS", help="length of one timed batch")
@@ -104,21 +121,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     cases = select(args.section, args.case)
+    load_before = _load()
     start = time.perf_counter()
-    results = run(settings, cases, Progress(quiet=args.no_progress))
+    every_run = []
+    for number in range(args.runs):
+        progress = Progress(quiet=args.no_progress)
+        if args.runs > 1:
+            progress.done(f"run {number + 1} of {args.runs}")
+        every_run.append(run(settings, cases, progress))
     seconds = time.perf_counter() - start
+    results = every_run[-1]
 
     info = machine_info()
+    runs = f"; the last of {args.runs} runs, with the range over all" if args.runs > 1 else ""
     print(
         f"jsession {info['jsession']} ({info['jsession_core']} core), jupyter_client "
         f"{info['jupyter_client']}, pyzmq {info['pyzmq']} (libzmq {info['libzmq']}), "
-        f"Python {info['python']}, {info['cpus']} CPUs; best of {settings.repeats} "
-        f"interleaved repeats, {seconds:.0f} s"
+        f"Python {info['python']}, {info['cpus']} CPUs, load average {load_before} -> {_load()}; "
+        f"best of {settings.repeats} interleaved repeats{runs}, {seconds:.0f} s"
     )
-    print("\n\n".join(tables(results)))
+    print("\n\n".join(tables(results, every_run if args.runs > 1 else None)))
     if args.json:
+        data = to_json(results, settings, seconds)
+        data["earlier_runs"] = [to_json(r, settings, seconds)["cases"] for r in every_run[:-1]]
         with open(args.json, "w") as f:
-            json.dump(to_json(results, settings, seconds), f, indent=2)
+            json.dump(data, f, indent=2)
     if args.plot:
         from jsession.bench.chart import plot
 

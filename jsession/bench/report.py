@@ -46,9 +46,35 @@ def _ratio_headings(results: list[CaseResult]) -> tuple[str, str]:
     return vs_baseline or "speedup", vs_floor or "over floor"
 
 
-def table(results: list[CaseResult]) -> str:
+def fmt_figure(result: CaseResult, target: Target, value: float | None) -> str:
+    if value is None:
+        return "?"
+    if target.kind == "abs_max":
+        return fmt_time(value)
+    return f"{value:.3f}x" if target.kind == "rss_max" else f"{value:.2f}x"
+
+
+def _range(case: Case, history: list[list[CaseResult]]) -> str:
+    """Each target's figure over several runs: lowest-highest."""
+    cells = []
+    for target in case.targets:
+        runs = [r for results in history for r in results if r.case.name == case.name]
+        values = [v for v in (r.figure(target) for r in runs) if v is not None]
+        if not values:
+            cells.append("?")
+            continue
+        low, high = min(values), max(values)
+        text = fmt_figure(runs[0], target, low)
+        if fmt_figure(runs[0], target, high) != text:
+            text = text.rstrip("x") + "-" + fmt_figure(runs[0], target, high)
+        cells.append(text)
+    return "; ".join(cells)
+
+
+def table(results: list[CaseResult], history: list[list[CaseResult]] | None = None) -> str:
     """Results as a Markdown table: time per operation of each implementation, the ratios,
-    the targets and whether they are met."""
+    the targets and whether they are met; with ``history`` (several runs' results), the
+    range of each target's figure over them."""
     shown = [n for n in IMPLS if IMPLS[n].column and any(n in r.best for r in results)]
     floors = any(r.case.floor for r in results)
     head = [
@@ -58,6 +84,7 @@ def table(results: list[CaseResult]) -> str:
         *_ratio_headings(results),
         "target",
         "met",
+        *([f"range over {len(history)} runs"] if history else []),
     ]
     rows = []
     for r in results:
@@ -75,6 +102,7 @@ def table(results: list[CaseResult]) -> str:
                 "-" if vs_floor is None else f"{vs_floor:.2f}x",
                 "; ".join(fmt_target(r.case, t) for t in r.case.targets),
                 ", ".join("?" if v is None else "yes" if v else "**no**" for v in verdicts),
+                *([_range(r.case, history)] if history else []),
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
@@ -86,12 +114,12 @@ def table(results: list[CaseResult]) -> str:
     return "\n".join([line(head), sep, *(line(r) for r in rows)])
 
 
-def tables(results: list[CaseResult]) -> list[str]:
+def tables(results: list[CaseResult], history: list[list[CaseResult]] | None = None) -> list[str]:
     """One table per group of sections sharing a ``table``, in the order they ran."""
     groups: dict[str, list[CaseResult]] = {}
     for r in results:
         groups.setdefault(section_of(r.case.name).table, []).append(r)
-    return [table(group) for group in groups.values()]
+    return [table(group, history) for group in groups.values()]
 
 
 def machine_info() -> dict[str, Any]:
