@@ -1139,10 +1139,24 @@ def _send_frames(socket: zmq.Socket, frames: list[t.Any]) -> None:
 
 def _recv_frames(socket: zmq.Socket, flags: int, copy: bool) -> list[t.Any]:
     """socket.recv_multipart(flags, copy=copy)."""
+    if _FRAMES_KNOW_MORE:
+        # a Frame already carries RCVMORE: asking the socket again costs pyzmq an enum
+        # lookup per frame (measured: 7-frame message 9.1 -> 3.7 us received as Frames,
+        # 6.5 -> 4.3 us as bytes, taken from the Frames)
+        frame = _backend_recv(socket, flags, False)
+        parts = [frame.bytes if copy else frame]
+        while frame.more:
+            frame = _backend_recv(socket, flags, False)
+            parts.append(frame.bytes if copy else frame)
+        return parts
     parts = [_backend_recv(socket, flags, copy)]
     while _backend_get(socket, _RCVMORE):
         parts.append(_backend_recv(socket, flags, copy))
     return parts
+
+
+# pyzmq's Cython backend sets Frame.more on every recv(copy=False); the CFFI one (PyPy) may not
+_FRAMES_KNOW_MORE = zmq.backend.Socket.__module__.startswith("zmq.backend.cython")
 
 
 def _signature_bytes(frame: t.Any) -> bytes:

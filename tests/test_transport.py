@@ -129,6 +129,25 @@ def test_tracker_covers_zero_copy_frames_beside_copied_large_ones(session, pair_
     assert _wait_done(tracker)
 
 
+@pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.parametrize("frames_know_more", [True, False], ids=["frame.more", "rcvmore"])
+def test_recv_takes_every_frame_of_one_message(session, pair_sockets, monkeypatch, copy, frames_know_more):
+    # both ways of finding a message's last frame: Frame.more (pyzmq's Cython backend) and
+    # asking the socket (any backend)
+    monkeypatch.setattr(ss, "_FRAMES_KNOW_MORE", frames_know_more and ss._FRAMES_KNOW_MORE)
+    a, b = pair_sockets
+    big = os.urandom(300_000)
+    session.send(a, "data", content={"k": 1}, ident=[b"id1", b"id2"], buffers=[b"one", big])
+    session.send(a, "next", content={})
+    idents, msg = session.recv(b, mode=0, copy=copy)
+    assert [bytes(i) for i in idents] == [b"id1", b"id2"]
+    assert msg["content"] == {"k": 1}
+    assert [bytes(buf) for buf in msg["buffers"]] == [b"one", big]
+    _, following = session.recv(b, mode=0, copy=copy)
+    assert following["header"]["msg_type"] == "next"
+    assert session.recv(b, copy=copy) == (None, None)  # nothing left over
+
+
 def test_copy_threshold_is_per_session(impl, pair_sockets):
     s = ss.Session(key=KEY, copy_threshold=10)
     buf = bytearray(b"0123456789abc")
