@@ -94,8 +94,12 @@ register(
         short="jc",
         probe=lambda: jupyter_client_session() is not None,
     ),
-    # the transport floors: pyzmq moving the same frames, every frame copied, or sent as
-    # pyzmq sends with copy=False (frames from the socket's copy_threshold, 64 KiB, not copied)
+    # pyzmq's own API on the same frames, copying or not as jupyter_client does (the floor
+    # until it proved not to be one: for reference)
+    Impl("pyzmq", "pyzmq multipart", "pyzmq", short="pyzmq"),
+    # the transport floors: pyzmq moving the same frames through its barest loops, every
+    # frame copied, or sent with copy=False (frames from the socket's copy_threshold, 64 KiB,
+    # then go without a copy)
     Impl("pyzmq-copy", "pyzmq, copy", "pyzmq", short="copy", column=False),
     Impl("pyzmq-zerocopy", "pyzmq, zero copy", "pyzmq", short="zero copy", column=False),
 )

@@ -2,18 +2,22 @@
 
 The floor of a transport case is the fastest way pyzmq moves the same frames: every frame
 copied, or sent as pyzmq sends with copy=False, both timed in the same run (the faster one is
-the floor). A large-content case has a floor of its own: the least work any session must do
-on top of moving the frames, i.e. pack the same content with orjson, HMAC-SHA256 the packed
-frames twice (sign, verify), unpack them, and move them (copy or zero copy, the faster).
+the floor), through the barest loops pyzmq allows (the backend's send and recv per frame).
+A large-content case has a floor of its own: the least work any session must do on top of
+moving the frames, i.e. pack the same content with orjson, HMAC-SHA256 the packed frames
+twice (sign, verify), unpack them, and move them (copy or zero copy, the faster).
 """
 
 from __future__ import annotations
 
 import hmac
 import random
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
+import zmq
 
 from jsession.bench.case import Case, Op, Section, Target
 from jsession.bench.env import Env
@@ -33,9 +37,47 @@ register(
     ),
 )
 
-SESSIONS = ("jsession", "jsession-python", "jupyter_client")
+COMPARED = ("jsession", "jsession-python", "jupyter_client", "pyzmq")
 TRANSPORT_FLOOR = ("pyzmq-copy", "pyzmq-zerocopy")
 WORK_FLOOR = ("work-copy", "work-zerocopy")
+
+
+_backend_send = zmq.backend.Socket.send
+_backend_recv = zmq.backend.Socket.recv
+# pyzmq's Cython backend sets Frame.more on every recv(copy=False); the CFFI one may not
+_FRAMES_KNOW_MORE = zmq.backend.Socket.__module__.startswith("zmq.backend.cython")
+
+
+def bare_sender(socket: zmq.Socket, copy: bool) -> Callable[[list], None]:
+    """``socket.send_multipart(frames, copy=copy)`` without pyzmq's Python layers: the
+    backend's send, frame by frame (with copy=False pyzmq still copies frames under the
+    socket's copy_threshold, 64 KiB)."""
+
+    def send(frames: list) -> None:
+        last = len(frames) - 1
+        for i in range(last):
+            _backend_send(socket, frames[i], zmq.SNDMORE, copy)
+        _backend_send(socket, frames[last], 0, copy)
+
+    return send
+
+
+def bare_receiver(socket: zmq.Socket, copy: bool) -> Callable[[], list]:
+    """``socket.recv_multipart(copy=copy)`` done the fastest way pyzmq allows: Frames, whose
+    ``more`` says where the message ends (asking the socket costs an enum lookup a frame),
+    turned into bytes for copy=True."""
+    if not _FRAMES_KNOW_MORE:
+        return lambda: socket.recv_multipart(0, copy)
+
+    def recv() -> list:
+        frame = _backend_recv(socket, 0, False)
+        parts = [frame.bytes if copy else frame]
+        while frame.more:
+            frame = _backend_recv(socket, 0, False)
+            parts.append(frame.bytes if copy else frame)
+        return parts
+
+    return recv
 
 
 def _round_trip(
@@ -54,14 +96,22 @@ def _round_trip(
     if impl.kind == "pyzmq":
         s = serializing_session()
         frames = s.serialize(s.msg(msg_type, content=content)) + list(buffers or ())
-        send_copy = impl.name == "pyzmq-copy"
-        send_multipart, recv_multipart = a.send_multipart, b.recv_multipart
+        send_multipart: Callable[[list], Any]
+        recv_multipart: Callable[[], Any]
+        if impl.name == "pyzmq":
+            # pyzmq's API, with jupyter_client's whole-message copy rule
+            send_copy = max(len(memoryview(f)) for f in frames) < (1 << 16)
+            send_multipart = partial(a.send_multipart, copy=send_copy)
+            recv_multipart = partial(b.recv_multipart, 0, copy)
+        else:
+            send_multipart = bare_sender(a, copy=impl.name == "pyzmq-copy")
+            recv_multipart = bare_receiver(b, copy)
 
         def raw_fn() -> None:
             for _ in range(per_call):
-                send_multipart(frames, 0, send_copy)
+                send_multipart(frames)
             for _ in range(per_call):
-                recv_multipart(0, copy)
+                recv_multipart()
 
         return Op(raw_fn, per_call=per_call)
 
@@ -84,8 +134,8 @@ def _work_floor(impl: Impl, a: Any, b: Any, msg_type: str, content: dict, copy: 
     dicts = (msg["header"], msg["parent_header"], msg["metadata"], content)
     keyed = hmac.new(KEY, digestmod="sha256")
     dumps, loads, compare = orjson.dumps, orjson.loads, hmac.compare_digest
-    send_copy = impl.name == "work-copy"
-    send_multipart, recv_multipart = a.send_multipart, b.recv_multipart
+    send_multipart = bare_sender(a, copy=impl.name == "work-copy")
+    recv_multipart = bare_receiver(b, copy)
 
     def fn() -> None:
         for _ in range(per_call):
@@ -93,9 +143,9 @@ def _work_floor(impl: Impl, a: Any, b: Any, msg_type: str, content: dict, copy: 
             mac = keyed.copy()
             for part in parts:
                 mac.update(part)
-            send_multipart([DELIM, mac.hexdigest().encode(), *parts], 0, send_copy)
+            send_multipart([DELIM, mac.hexdigest().encode(), *parts])
         for _ in range(per_call):
-            frames = recv_multipart(0, copy)
+            frames = recv_multipart()
             views = [memoryview(f) for f in frames[2:6]]
             mac = keyed.copy()
             for view in views:
@@ -129,7 +179,7 @@ SECTION = Section(
         Case(
             "roundtrip_small",
             "send+recv execute_request, ipc",
-            SESSIONS + TRANSPORT_FLOOR,
+            COMPARED + TRANSPORT_FLOOR,
             make_roundtrip_small,
             (Target("vs_floor", 1.3),),
             floor=TRANSPORT_FLOOR,
@@ -137,7 +187,7 @@ SECTION = Section(
         Case(
             "stream_64k",
             "stream, 64 KiB buffer each, ipc",
-            SESSIONS + TRANSPORT_FLOOR,
+            COMPARED + TRANSPORT_FLOOR,
             make_stream_64k,
             (Target("vs_floor", 1.2),),
             note="per message; 16 sent, then 16 received (copy=False)",
@@ -146,7 +196,7 @@ SECTION = Section(
         Case(
             "roundtrip_4mib",
             "send+recv display_data, 4 MiB JSON, ipc",
-            SESSIONS + TRANSPORT_FLOOR + WORK_FLOOR,
+            COMPARED + TRANSPORT_FLOOR + WORK_FLOOR,
             make_roundtrip_4mib,
             (Target("speedup", 1.2), Target("vs_floor", 1.15)),
             note="recv(copy=False); the floor packs, signs, verifies and unpacks too",
@@ -155,7 +205,7 @@ SECTION = Section(
         Case(
             "recv_1gib",
             "recv {size} buffer copy=False: RSS growth",
-            SESSIONS + ("pyzmq-zerocopy",),
+            ("jsession", "jsession-python", "jupyter_client", "pyzmq-zerocopy"),
             None,
             (Target("rss_max", 1.05),),
             note="receiver and sender in processes of their own",
