@@ -117,11 +117,12 @@ DEFAULT_COPY_THRESHOLD = 2**16
 
 #: While ``copy_threshold`` has its default, frames of at least this size are sent without a
 #: copy (any other value is used as given). Measured by ``python -m jsession.bench
-#: --crossover`` (send+recv of one frame over ipc, 2 cores, zero copy time / copy time):
-#: 1.2-1.6 at 16-64 KiB, 1.0-1.2 at 128 KiB, 0.8-1.35 at 256 KiB, 0.36-0.74 at 512 KiB,
-#: 0.15-0.8 at 4 MiB; over tcp on the loopback alike. Below 256 KiB a copy is cheaper (zero
-#: copy costs a Frame, a free callback and pyzmq's garbage-collector thread); at 256 KiB it
-#: is a toss-up, and zero copy also saves the copy's memory.
+#: --crossover`` (send+recv of one frame over ipc, five runs on 2 cores, zero copy time over
+#: copy time, one message at a time / 16 in flight): 1.06-1.39 / 0.97-1.28 at 64 KiB,
+#: 1.00-1.20 / 0.95-1.21 at 128 KiB, 0.92-1.20 / 0.59-1.35 at 256 KiB, 0.36-0.42 / 0.36-0.77
+#: at 512 KiB; tcp alike. Below 256 KiB a copy is as cheap or cheaper (zero copy costs a
+#: Frame, a free callback and pyzmq's garbage-collector thread); at 256 KiB it is a toss-up,
+#: and zero copy also saves the copy's memory.
 ZERO_COPY_MIN = 2**18
 
 #: Identity frames larger than this come back from ``feed_identities(copy=False)`` as

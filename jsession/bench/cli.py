@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         default="ipc",
         help="the transport --crossover measures (default: ipc)",
     )
+    parser.add_argument(
+        "--cold-malloc",
+        action="store_true",
+        help="do not warm the C allocator first (see jsession.bench.env.warm_allocator)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.batch_seconds = args.batch
     if args.big_size:
         settings.big_size = args.big_size
+    if args.cold_malloc:
+        settings.warm_malloc = False
     if args.python_twin:
         settings.skip = settings.skip - {"jsession-python"}
     if not IMPLS["jupyter_client"].available():
@@ -117,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         from jsession.bench import crossover
 
         measured = crossover.measure(settings, Progress(quiet=args.no_progress), args.transport)
-        print(crossover.table(measured, args.transport))
+        print(crossover.table(measured, args.transport, settings.warm_malloc))
         return 0
 
     cases = select(args.section, args.case)

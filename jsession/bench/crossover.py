@@ -14,7 +14,7 @@ import os
 import zmq
 
 from jsession.bench.case import Case, Op
-from jsession.bench.env import Env
+from jsession.bench.env import Env, warm_allocator
 from jsession.bench.impls import Impl
 from jsession.bench.runner import CaseResult, Progress, Settings, fmt_time, run_timed_case
 
@@ -59,6 +59,8 @@ def _make(size: int, in_flight: int, transport: str):  # type: ignore[no-untyped
 
 def measure(settings: Settings, progress: Progress, transport: str = "ipc") -> dict[str, list[CaseResult]]:
     """pattern -> one result per size (best seconds per message, copy and zero copy)."""
+    if settings.warm_malloc:
+        warm_allocator()
     env = Env(quick=settings.quick)
     results: dict[str, list[CaseResult]] = {}
     try:
@@ -99,7 +101,7 @@ def crossover(results: list[CaseResult]) -> int | None:
     return None if found is None else int(found.case.name.split("_")[1])
 
 
-def table(results: dict[str, list[CaseResult]], transport: str) -> str:
+def table(results: dict[str, list[CaseResult]], transport: str, warm: bool = True) -> str:
     patterns = list(results)
     head = ["frame size"]
     for p in patterns:
@@ -122,5 +124,9 @@ def table(results: dict[str, list[CaseResult]], transport: str) -> str:
     for p in patterns:
         at = crossover(results[p])
         found.append(f"{p}: {'never' if at is None else 'from ' + _size(at)}")
-    summary = f"send+recv of one frame over {transport}; zero copy is faster " + "; ".join(found)
+    state = "warmed" if warm else "cold (--cold-malloc)"
+    summary = (
+        f"send+recv of one frame over {transport}, C allocator {state}; zero copy is faster "
+        + "; ".join(found)
+    )
     return "\n".join([summary, "", line(head), sep, *(line(r) for r in rows)])

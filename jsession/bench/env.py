@@ -11,6 +11,20 @@ from jsession.bench.payloads import EXECUTE_REPLY, EXECUTE_REQUEST, REPLY_METADA
 from jsession.session import DELIM, Session
 
 
+def warm_allocator() -> None:
+    """Put the C allocator where a process that has handled one large message is.
+
+    glibc's malloc gives a block over 128 KiB its own mapping, and the first time such a
+    block is freed it raises that line and its heap-trimming line (to 8 and 16 MiB here).
+    Until then, copying many 64-256 KiB frames at once makes it shrink and regrow its heap
+    between batches, paying page faults for each copy. That is a state of the process, not
+    of jsession or pyzmq: without this, the copy figures depend on whether an earlier case
+    happened to free a large block. ``--cold-malloc`` skips it.
+    """
+    block = bytearray(8 << 20)
+    del block
+
+
 class Env:
     """One zmq Context and a temporary folder for ipc endpoints, closed together."""
 
