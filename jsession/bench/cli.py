@@ -39,7 +39,7 @@ def _list() -> str:
     for section in SECTIONS.values():
         default = "" if section.default else " (not run by default)"
         lines.append(f"{section.name}: {section.title}{default}")
-        lines += [f"  {case.name}: {case.label}" for case in section.cases]
+        lines += [f"  {case.name}: {case.label.format(size='1 GiB')}" for case in section.cases]
     lines += [f"{name}: unavailable ({why})" for name, why in UNAVAILABLE.items()]
     return "\n".join(lines)
 
