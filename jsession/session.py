@@ -42,9 +42,11 @@ from traitlets import (
     DottedObjectName,
     Instance,
     Integer,
-    Set,
+    Set,  # noqa: F401  (part of the reference module's namespace)
     TraitError,
+    TraitType,
     Unicode,
+    default,
     observe,
 )
 from traitlets.config.configurable import Configurable, LoggingConfigurable
@@ -402,6 +404,21 @@ class _HMACSigner:
         return hmac.compare_digest(bytes(signature), self.sign(frames))
 
 
+class _ReplayHistoryTrait(TraitType):
+    """A Session's replay history: a ``ReplayHistory`` of the session's size. Any other
+    set (or iterable) of signatures assigned to it is copied into a new one."""
+
+    info_text = "a set of signatures"
+
+    def validate(self, obj: t.Any, value: t.Any) -> t.Any:
+        size = obj.digest_history_size
+        if getattr(type(value), "is_replay_history", False):
+            return value if value.size == size else type(value)(size, value)
+        if isinstance(value, (str, bytes)) or not isinstance(value, t.Iterable):
+            self.error(obj, value)
+        return _backend.active.ReplayHistory(size, value)
+
+
 # trait name -> the plain attribute the per-message paths read instead. Only immutable
 # values are cached: traitlets does not notify when a container is replaced by an equal
 # one, so the mutable ones (metadata, digest_history) are read from the trait's storage.
@@ -568,12 +585,20 @@ class Session(Configurable):
         else:  # digest_mod was set directly: sign with exactly that
             self._signer = _HMACSigner(auth)
 
-    digest_history = Set()
+    digest_history = _ReplayHistoryTrait(
+        help="""The signatures of messages accepted so far (set-like): a message whose
+        signature is here is refused as a replay. Assigning a set replaces it."""
+    )
+
+    @default("digest_history")
+    def _digest_history_default(self) -> t.Any:
+        return _backend.active.ReplayHistory(self.digest_history_size)
+
     digest_history_size = Integer(
         2**16,
         config=True,
         help="""How many signatures to remember for replay protection; past this
-        number, 10% are forgotten. 0 remembers none.""",
+        number, the oldest 10% are forgotten. 0 remembers none.""",
     )
 
     keyfile = Unicode("", config=True, help="""A file holding the key.""")
@@ -611,6 +636,10 @@ class Session(Configurable):
     def _cache_trait(self, change: t.Any) -> None:
         name, new = change["name"], change["new"]
         self.__dict__[_CACHED_TRAITS[name]] = new
+        if name == "digest_history_size":
+            history = self._trait_values.get("digest_history")
+            if history is not None:
+                history.size = new
         builder = self.__dict__.get("_builder")
         if builder is not None and name in ("session", "username"):
             setattr(builder, name, new)
@@ -664,7 +693,7 @@ class Session(Configurable):
         other = type(self)()
         for name in self.traits():
             setattr(other, name, getattr(self, name))
-        other.digest_history = set(self.digest_history)
+        other.digest_history = self._trait_values["digest_history"].copy()
         return other
 
     @property
@@ -1020,23 +1049,11 @@ class Session(Configurable):
 
     def _add_digest(self, signature: bytes) -> None:
         """Remember a signature, to refuse a replay of its message."""
-        if self._digest_history_size == 0:
-            return
-        history = self._trait_values["digest_history"]
-        history.add(signature)
-        if len(history) > self._digest_history_size:
-            self._cull_digest_history()
+        self._trait_values["digest_history"].add(signature)
 
     def _cull_digest_history(self) -> None:
-        """Forget 10% of the remembered signatures (more if far past the size)."""
-        history = self._trait_values["digest_history"]
-        current = len(history)
-        n = max(current // 10, current - self._digest_history_size)
-        if n >= current:
-            self.digest_history = set()
-            return
-        # set order follows the signatures' hashes: as good as a random sample, and O(n)
-        history.difference_update(list(itertools.islice(history, n)))
+        """Forget the oldest 10% of the remembered signatures (more if past the size)."""
+        self._trait_values["digest_history"].cull()
 
     def deserialize(
         self,
@@ -1063,16 +1080,16 @@ class Session(Configurable):
                 # never store or echo a hostile, oversized signature
                 raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
             history = self._trait_values["digest_history"]
-            if signature in history:
+            if signature in history:  # a replay costs no HMAC
                 raise ValueError("Duplicate Signature: %r" % signature)
-            if content and self._digest_history_size:
-                # remembered even if it then fails, as in the reference: a peek does not
-                # count (this is _add_digest, inline on the hot path)
-                history.add(signature)
-                if len(history) > self._digest_history_size:
-                    self._cull_digest_history()
             if not signer.verify(signature, msg_list[1:5]):
                 raise ValueError("Invalid Signature: %r" % signature)
+            # Only a verified signature is remembered (the reference records any, so a
+            # flood of forgeries could push real ones out). add() looks up and inserts in
+            # one step: of threads given the same message, exactly one gets past here.
+            # A peek (content=False) is not remembered.
+            if content and not history.add(signature):
+                raise ValueError("Duplicate Signature: %r" % signature)
         if len(msg_list) < 5:
             raise TypeError("malformed message, must have at least 5 elements")
         # the four packed parts go to the unpacker as they are (copy=True), or as views of
