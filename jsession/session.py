@@ -99,6 +99,9 @@ def _update_pid() -> None:
     _pid = os.getpid()
     for builder in list(_builders):
         builder.pid = _pid
+        reset = getattr(builder, "reset_after_fork", None)  # the twin's lock
+        if reset is not None:
+            reset()
 
 
 # every Session's MessageBuilder, so that a forked child's message ids carry its own pid
@@ -708,10 +711,7 @@ class Session(Configurable):
     @property
     def msg_id(self) -> str:
         """A new message id: ``{session}_{pid}_{counter}``."""
-        builder = self._builder
-        n = builder.count
-        builder.count = n + 1
-        return f"{builder.session}_{builder.pid}_{n}"
+        return self._builder.next_id()  # one step: threads never share a counter value
 
     def _check_packers(self) -> None:
         """Check that pack/unpack round-trip a small message and whether dates survive."""

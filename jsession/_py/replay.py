@@ -8,7 +8,9 @@ insertion order is the age order that culling follows; one lock makes every oper
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -50,6 +52,7 @@ class ReplayHistory:
 
     def __init__(self, size: int, items: Iterable[Any] = ()) -> None:
         self._lock = threading.Lock()
+        _histories[id(self)] = self
         self._entries: dict[bytes, Any] = {}
         self._size = _checked_size(size)
         for item in items:
@@ -167,3 +170,17 @@ def _first(entries: dict[bytes, Any], n: int) -> list[bytes]:
 
 
 AbstractSet.register(ReplayHistory)
+
+# every history, so that a forked child gets fresh locks (a thread of the parent may
+# have held one at the fork)
+# (by id: a history, like a set, is unhashable)
+_histories: weakref.WeakValueDictionary[int, ReplayHistory] = weakref.WeakValueDictionary()
+
+
+def _reset_locks() -> None:
+    for history in list(_histories.values()):
+        history._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks)
