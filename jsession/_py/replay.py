@@ -48,7 +48,8 @@ class ReplayHistory:
     """Signatures of accepted messages, at most ``size`` of them, forgotten oldest first."""
 
     is_replay_history = True
-    __hash__ = None  # type: ignore[assignment]  (mutable, like set)
+    # mutable, so unhashable, like set
+    __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, size: int, items: Iterable[Any] = ()) -> None:
         self._lock = threading.Lock()
