@@ -127,6 +127,9 @@ IDENT_COPY_LIMIT = 2**16
 MAX_SIGNATURE_SIZE = 1024
 
 
+MAX_DEPTH_MESSAGE = "message nested too deeply to unpack"
+
+
 def __getattr__(name: str) -> t.Any:
     # tornado is only needed for ZMQStream and SessionFactory.loop: import it on demand
     if name == "IOLoop":
@@ -1095,15 +1098,20 @@ class Session(Configurable):
         # the four packed parts go to the unpacker as they are (copy=True), or as views of
         # the received frames' memory, or as bytes for a custom unpacker, as the reference
         parts_as = 0 if copy else self._parts_as
-        if self._debug:
-            message = _backend.active.unpack_message(
-                msg_list, parts_as, self._loads, self._unpack, parse_date, content, None
+        try:
+            if self._debug:
+                message = _backend.active.unpack_message(
+                    msg_list, parts_as, self._loads, self._unpack, parse_date, content, None
+                )
+                pprint.pprint(message)  # noqa: T203
+                return adapt(message)
+            return _backend.active.unpack_message(
+                msg_list, parts_as, self._loads, self._unpack, parse_date, content, adapt
             )
-            pprint.pprint(message)  # noqa: T203
-            return adapt(message)
-        return _backend.active.unpack_message(
-            msg_list, parts_as, self._loads, self._unpack, parse_date, content, adapt
-        )
+        except RecursionError:
+            # nested past the interpreter's limit (in the unpacker or the date scan): a
+            # refusal of this message, not an interpreter error (the reference raises that)
+            raise ValueError(MAX_DEPTH_MESSAGE) from None
 
     def unserialize(self, *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
         """Deprecated alias of ``deserialize``."""
