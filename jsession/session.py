@@ -1112,6 +1112,9 @@ class Session(Configurable):
             # nested past the interpreter's limit (in the unpacker or the date scan): a
             # refusal of this message, not an interpreter error (the reference raises that)
             raise ValueError(MAX_DEPTH_MESSAGE) from None
+        except OverflowError as e:
+            # a date past 9999-12-31 (the reference lets OverflowError out): a bad value
+            raise ValueError(f"value out of range in message: {e}") from None
 
     def unserialize(self, *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
         """Deprecated alias of ``deserialize``."""
