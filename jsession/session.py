@@ -1083,15 +1083,16 @@ class Session(Configurable):
                 # never store or echo a hostile, oversized signature
                 raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
             history = self._trait_values["digest_history"]
-            if signature in history:  # a replay costs no HMAC
-                raise ValueError("Duplicate Signature: %r" % signature)
             if not signer.verify(signature, msg_list[1:5]):
+                # the reference's words for a remembered signature over other frames
+                if signature in history:
+                    raise ValueError("Duplicate Signature: %r" % signature)
                 raise ValueError("Invalid Signature: %r" % signature)
             # Only a verified signature is remembered (the reference records any, so a
             # flood of forgeries could push real ones out). add() looks up and inserts in
             # one step: of threads given the same message, exactly one gets past here.
-            # A peek (content=False) is not remembered.
-            if content and not history.add(signature):
+            # A peek (content=False) is checked but not remembered.
+            if not (history.add(signature) if content else signature not in history):
                 raise ValueError("Duplicate Signature: %r" % signature)
         if len(msg_list) < 5:
             raise TypeError("malformed message, must have at least 5 elements")

@@ -21,27 +21,36 @@ __all__ = ["ReplayHistory", "fingerprint"]
 RAW_MAX = 32
 # The most entries a history holds (the compiled index numbers slots in 32 bits).
 MAX_SIZE = 1 << 30
-_HEX = frozenset(b"0123456789abcdef")
 
 
 def fingerprint(item: Any) -> tuple[bytes, Any]:
     """(key, original) for an entry: the raw digest of a lowercase hex signature of at most
     RAW_MAX bytes (original None: the hex is its key's hex), otherwise a 33-byte tagged
     BLAKE2b fingerprint and the item itself (as exact bytes or str)."""
-    if isinstance(item, str):
-        data = b"s" + item.encode("utf-8", "surrogatepass")
-        original: Any = str(item)
+    if type(item) is bytes:
+        data = item
+    elif isinstance(item, str):
+        return _opaque(b"s" + item.encode("utf-8", "surrogatepass")), str(item)
     else:
         try:
-            raw = memoryview(item)
+            data = memoryview(item).tobytes()
         except TypeError:
             raise TypeError(f"a signature is bytes or str, not {type(item).__name__}") from None
-        original = raw.tobytes()
-        size = len(original)
-        if 2 <= size <= 2 * RAW_MAX and size % 2 == 0 and _HEX.issuperset(original):
-            return bytes.fromhex(original.decode("ascii")), None
-        data = b"b" + original
-    return b"\xff" + hashlib.blake2b(data, digest_size=RAW_MAX).digest(), original
+    size = len(data)
+    if 2 <= size <= 2 * RAW_MAX and not size & 1:
+        try:
+            text = data.decode("ascii")
+            raw = bytes.fromhex(text)
+        except ValueError:  # not ASCII, or not hex
+            pass
+        else:
+            if raw.hex() == text:  # lowercase, no spaces: the canonical form
+                return raw, None
+    return _opaque(b"b" + data), data
+
+
+def _opaque(tagged: bytes) -> bytes:
+    return b"\xff" + hashlib.blake2b(tagged, digest_size=RAW_MAX).digest()
 
 
 class ReplayHistory:
