@@ -172,7 +172,7 @@ def main() -> int:
         f"history after: {len(history):,} entries (max seen {max_len:,}), {history.nbytes:,} bytes "
         f"(max seen {max_bytes:,}); receiver max RSS grew {(rss - rss0) / 1024:.1f} MiB"
     )
-    bound = full_bytes * (1 if args.impl == "compiled" else 1.5)
+    bound = full_bytes * (1 if args.impl == "compiled" else 2)  # the twin: a dict keeps deleted slots a while
     duplicate = final is not None and final.startswith("Duplicate")
     checks = {
         "every forgery and the final replay refused": refused == args.messages + 1,
