@@ -179,6 +179,17 @@ cdef class ReplayHistory:
         self._capacity = self._head = self._count = 0
         self._mask = 0
 
+    cdef void _empty(self) noexcept:
+        """Forget every entry, keeping the storage (a cleared history fills up again)."""
+        cdef Py_ssize_t i
+        if self._table == NULL:
+            return
+        for i in range(self._capacity):
+            Py_XDECREF(self._originals[i])
+            self._originals[i] = NULL
+        memset(self._table, 0, (self._mask + 1) * sizeof(uint32_t))
+        self._head = self._count = 0
+
     cdef inline Py_ssize_t _find(self, const unsigned char *key, uint8_t kind, uint32_t h) noexcept nogil:
         """Index position of the entry, or -1."""
         cdef size_t pos
@@ -352,7 +363,7 @@ cdef class ReplayHistory:
 
     def clear(self):
         with cython.critical_section(self):
-            self._release()
+            self._empty()
 
     @property
     def size(self):
