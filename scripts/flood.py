@@ -27,6 +27,7 @@ import time
 import zmq
 
 KEY = b"flood-key-5d2e9c"
+REPLAY: list[bytes] = []
 
 
 def forgeries(rng: random.Random, captured: list[bytes], n: int):
@@ -45,7 +46,7 @@ def forgeries(rng: random.Random, captured: list[bytes], n: int):
         elif kind == 4:
             sig = captured[0]  # a genuine signature over forged frames
         elif kind == 5:
-            yield [b"peer", b"<IDS|MSG>", *captured]  # a replay
+            yield REPLAY  # the sender replays a remembered message here
             continue
         elif kind == 6:
             sig = b""
@@ -65,13 +66,19 @@ def sender(
     pool = list(forgeries(rng, captured, min(n, 50_000)))
     send = zmq.backend.Socket.send
     g = iter(genuine)
+    # the message a replay repeats: the captured one, or with genuine traffic (which pushes
+    # the captured one out of the history in time, as it should) the last genuine one sent
+    remembered = [b"peer", b"<IDS|MSG>", *captured]
     for i in range(n):
         frames = pool[i % len(pool)]
+        if frames is REPLAY:
+            frames = remembered
         for f in frames[:-1]:
             send(push, f, zmq.SNDMORE)
         send(push, frames[-1], 0)
         if every and i % every == every - 1:
-            push.send_multipart([b"peer", b"<IDS|MSG>", *next(g)])
+            remembered = [b"peer", b"<IDS|MSG>", *next(g)]
+            push.send_multipart(remembered)
     push.send_multipart([b"peer", b"<IDS|MSG>", *replay])  # the replay after the flood
     push.send_multipart([b"END"])
     push.close(linger=-1)
