@@ -660,12 +660,15 @@ class Session(Configurable):
         self._loads = _DIRECT_UNPACK.get(unpack, unpack)
         # known unpackers read any buffer: frames in place; a custom one gets bytes
         self._parts_as = 1 if unpack in _BUFFER_UNPACKERS else 2
+        # what deserialize reads, in one attribute: a thread never sees half of a change
+        self._unpacking = (self._parts_as, self._loads, unpack)
 
     _builder: t.Any  # the MessageBuilder: header values as C fields
     # plain copies of traits for the per-message paths (see _CACHED_TRAITS)
     _pack: t.Callable[[t.Any], bytes]
     _unpack: t.Callable[[t.Any], t.Any]
     _loads: t.Callable[[t.Any], t.Any]  # what deserialize tries first (see _DIRECT_UNPACK)
+    _unpacking: tuple[int, t.Callable[[t.Any], t.Any], t.Callable[[t.Any], t.Any]]
     _session_str: str
     _username: str
     _digest_history_size: int
@@ -1098,16 +1101,18 @@ class Session(Configurable):
             raise TypeError("malformed message, must have at least 5 elements")
         # the four packed parts go to the unpacker as they are (copy=True), or as views of
         # the received frames' memory, or as bytes for a custom unpacker, as the reference
-        parts_as = 0 if copy else self._parts_as
+        parts_as, loads, unpack = self._unpacking
+        if copy:
+            parts_as = 0
         try:
             if self._debug:
                 message = _backend.active.unpack_message(
-                    msg_list, parts_as, self._loads, self._unpack, parse_date, content, None
+                    msg_list, parts_as, loads, unpack, parse_date, content, None
                 )
                 pprint.pprint(message)  # noqa: T203
                 return adapt(message)
             return _backend.active.unpack_message(
-                msg_list, parts_as, self._loads, self._unpack, parse_date, content, adapt
+                msg_list, parts_as, loads, unpack, parse_date, content, adapt
             )
         except RecursionError:
             # nested past the interpreter's limit (in the unpacker or the date scan): a
