@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import pytest
 import zmq
@@ -108,7 +109,7 @@ not_a_dict = st.one_of(
     st.lists(ints | st.text(max_size=5), max_size=4),
     st.text(max_size=30),
     ints,
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False),
     st.none(),
     st.booleans(),
 )
@@ -144,10 +145,15 @@ def test_dates_that_are_not_dates_are_refused_or_kept(impl, packer, date, copy):
     s = ss.Session(key=KEY, packer=packer)
     header = dict(HEADER, date=date)
     parts = [s.pack(header), s.pack({"date": date, "deeper": [{"date": date}]}), s.pack({}), s.pack({})]
-    got = outcome(s, signed(s, parts), copy)
-    try:
-        expected = ss.parse_date(date)
-    except (ValueError, OverflowError):
+    with warnings.catch_warnings():
+        # a date without a zone is read as local time, with a DeprecationWarning (as the reference)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        got = outcome(s, signed(s, parts), copy)
+        try:
+            expected = ss.parse_date(date)
+        except (ValueError, OverflowError):
+            expected = None
+    if expected is None:
         assert refused(got, ValueError), got
     else:
         assert got["header"]["date"] == expected and got["parent_header"]["deeper"][0]["date"] == expected
