@@ -51,11 +51,13 @@ with open(path, "rb") as f:
         frames.append(f.read(struct.unpack("<Q", head)[0]))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
+cpu = time.process_time()
 try:
     msg = s.deserialize(frames)
 except (ValueError, TypeError) as e:
     msg, outcome = None, f"{type(e).__name__}: {str(e)[:60]}"
 elapsed = time.perf_counter() - t
+cpu = time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if msg is None:
     ok = True
@@ -63,7 +65,7 @@ else:
     outcome = "read"
     body = msg["content"]
     ok = body["text"] == "x" * size if shape == "text" else isinstance(body, list)
-print(json.dumps({"frame": len(frames[-1]), "seconds": elapsed, "outcome": outcome, "ok": ok,
+print(json.dumps({"frame": len(frames[-1]), "seconds": elapsed, "cpu": cpu, "outcome": outcome, "ok": ok,
                   "peak_growth": (peak - before) * 1024}))
 """
 
@@ -94,7 +96,7 @@ def main() -> int:
             failed |= not r["ok"]
             print(
                 f"{packer:8s} {shape:8s} frame {r['frame'] / 2**20:8.1f} MiB  "
-                f"deserialize {r['seconds']:6.2f} s  "
+                f"deserialize {r['seconds']:6.2f} s (CPU {r['cpu']:6.2f} s)  "
                 f"peak memory +{r['peak_growth'] / 2**20:8.1f} MiB "
                 f"({r['peak_growth'] / r['frame']:.1f}x the frame)  {r['outcome']}"
             )
