@@ -15,7 +15,7 @@ import sys
 
 from setuptools import Extension, setup
 
-MODULES = ("signing", "frames", "dates", "messages")
+MODULES = ("signing", "frames", "dates", "messages", "replay")
 
 
 def _flag(name):

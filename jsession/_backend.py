@@ -2,7 +2,8 @@
 
 ``jsession._c`` (Cython, OpenSSL) and ``jsession._py`` (pure Python) export the same
 mechanisms under the same names: ``Signer`` (signing), ``find_delimiter`` (frames),
-``extract_dates`` (dates), ``MessageBuilder`` and ``unpack_message`` (messages). The
+``extract_dates`` (dates), ``MessageBuilder`` and ``unpack_message`` (messages),
+``ReplayHistory`` (replay). The
 compiled core is used unless it cannot be imported or ``JSESSION_PURE_PYTHON=1`` is set;
 ``IMPLEMENTATION`` says which one is active.
 """
@@ -20,9 +21,9 @@ IMPLEMENTATIONS = ("compiled", "python")
 def load(name: str) -> types.SimpleNamespace:
     """Import one implementation's mechanisms ("compiled" or "python")."""
     if name == "compiled":
-        from ._c import dates, frames, messages, signing
+        from ._c import dates, frames, messages, replay, signing
     elif name == "python":
-        from ._py import dates, frames, messages, signing  # type: ignore[no-redef]
+        from ._py import dates, frames, messages, replay, signing  # type: ignore[no-redef]
     else:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     return types.SimpleNamespace(
@@ -31,11 +32,13 @@ def load(name: str) -> types.SimpleNamespace:
         frames=frames,
         dates=dates,
         messages=messages,
+        replay=replay,
         Signer=signing.Signer,
         MessageBuilder=messages.MessageBuilder,
         unpack_message=messages.unpack_message,
         find_delimiter=frames.find_delimiter,
         extract_dates=dates.extract_dates,
+        ReplayHistory=replay.ReplayHistory,
     )
 
 
