@@ -810,24 +810,14 @@ class Session(Configurable):
         """
         content = msg.get("content", {})
         if self._pack is _INLINE_ORJSON_PACKER and type(content) is dict:
-            # orjson_packer's C call inline, without its Python frame (a third of a small
-            # part's cost); on any error, the general path below from the start decides.
-            # (A functools.partial of orjson.dumps would read better, but a partial with
-            # keywords builds a dict per call: measured 3.1 -> 3.9 us per serialize.)
-            try:
-                packed = _orjson_dumps(content, default=json_default, option=_ORJSON_OPTION)
-                parts = [
-                    _orjson_dumps(msg["header"], default=json_default, option=_ORJSON_OPTION),
-                    _orjson_dumps(msg["parent_header"], default=json_default, option=_ORJSON_OPTION),
-                    _orjson_dumps(msg["metadata"], default=json_default, option=_ORJSON_OPTION),
-                    packed,
-                ]
-            except Exception:
-                pass
-            else:
-                signer = self._signer
-                signature = b"" if signer is None else signer.sign(parts)
-                return _backend.active.frames.build_frames(ident, signature, parts)
+            # orjson_packer's C call made by the core, without its Python frame (a third of
+            # a small part's cost), packed, signed and assembled in one call; on any error
+            # (None), the general path below from the start decides.
+            frames = _backend.active.frames.pack_frames(
+                _orjson_dumps, json_default, _ORJSON_OPTION, msg, content, self._signer, ident
+            )
+            if frames is not None:
+                return frames
         if content is None:
             content = self.none
         elif isinstance(content, dict):
@@ -892,6 +882,10 @@ class Session(Configurable):
         tracker = DONE
         if stream is None:
             pass
+        elif type(stream) is zmq.Socket and _backend.active.frames.send_copied(
+            _backend_send, stream, to_send, _zero_copy_min(self._copy_threshold), _SNDMORE
+        ):
+            pass  # the common case: every frame copied, sent by the compiled loop
         elif isinstance(stream, zmq.Socket) or _is_zmqstream(stream):
             frames, tracker = self._zero_copy_frames(to_send, track)
             if type(stream) is zmq.Socket:
@@ -1091,31 +1085,6 @@ class Session(Configurable):
         and buffers (memoryviews; with copy=False views of the received Frames). With
         content=False the content stays packed bytes and the signature is not remembered.
         """
-        signer = self._signer
-        if signer is not None:
-            # verified before anything is unpacked; replays refused, as by the reference
-            signature = msg_list[0] if msg_list else b""
-            if type(signature) is not bytes:
-                signature = _signature_bytes(signature)
-            if not signature:
-                raise ValueError("Unsigned Message")
-            if len(signature) > MAX_SIGNATURE_SIZE:
-                # never store or echo a hostile, oversized signature
-                raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
-            history = self._trait_values["digest_history"]
-            if not signer.verify(signature, msg_list[1:5]):
-                # the reference's words for a remembered signature over other frames
-                if signature in history:
-                    raise ValueError("Duplicate Signature: %r" % signature)
-                raise ValueError("Invalid Signature: %r" % signature)
-            # Only a verified signature is remembered (the reference records any, so a
-            # flood of forgeries could push real ones out). add() looks up and inserts in
-            # one step: of threads given the same message, exactly one gets past here.
-            # A peek (content=False) is checked but not remembered.
-            if not (history.add(signature) if content else signature not in history):
-                raise ValueError("Duplicate Signature: %r" % signature)
-        if len(msg_list) < 5:
-            raise TypeError("malformed message, must have at least 5 elements")
         # the four packed parts go to the unpacker as they are (copy=True), or as views of
         # the received frames' memory, or as bytes for a custom unpacker, as the reference
         parts_as, loads, unpack = self._unpacking
@@ -1123,14 +1092,18 @@ class Session(Configurable):
             parts_as = 0
         try:
             if self._debug:
-                message = _backend.active.unpack_message(
-                    msg_list, parts_as, loads, unpack, parse_date, content, None
-                )
+                message = _backend.active.messages.verified_message(
+                    msg_list, self._signer, self._trait_values["digest_history"], content,
+                    parts_as, loads, unpack, parse_date, None, MAX_SIGNATURE_SIZE, _signature_bytes,
+                )  # fmt: skip
                 pprint.pprint(message)  # noqa: T203
                 return adapt(message)
-            return _backend.active.unpack_message(
-                msg_list, parts_as, loads, unpack, parse_date, content, adapt
-            )
+            # signature checked (only a verified one is remembered, in one step with the
+            # replay check: see verified_message), then unpacked, in one compiled call
+            return _backend.active.messages.verified_message(
+                msg_list, self._signer, self._trait_values["digest_history"], content,
+                parts_as, loads, unpack, parse_date, adapt, MAX_SIGNATURE_SIZE, _signature_bytes,
+            )  # fmt: skip
         except RecursionError:
             # nested past the interpreter's limit (in the unpacker or the date scan): a
             # refusal of this message, not an interpreter error (the reference raises that)
@@ -1177,13 +1150,8 @@ def _recv_frames(socket: zmq.Socket, flags: int, copy: bool) -> list[t.Any]:
     if _FRAMES_KNOW_MORE:
         # a Frame already carries RCVMORE: asking the socket again costs pyzmq an enum
         # lookup per frame (measured: 7-frame message 9.1 -> 3.7 us received as Frames,
-        # 6.5 -> 4.3 us as bytes, taken from the Frames)
-        frame = _backend_recv(socket, flags, False)
-        parts = [frame.bytes if copy else frame]
-        while frame.more:
-            frame = _backend_recv(socket, flags, False)
-            parts.append(frame.bytes if copy else frame)
-        return parts
+        # 6.5 -> 4.3 us as bytes, taken from the Frames); the loop runs compiled
+        return _backend.active.frames.recv_frames(_backend_recv, socket, flags, copy)
     parts = [_backend_recv(socket, flags, copy)]
     while _backend_get(socket, _RCVMORE):
         parts.append(_backend_recv(socket, flags, copy))

@@ -169,3 +169,35 @@ def test_bad_scheme_is_a_trait_error_whatever_the_observer_order(seed):
         "    raise SystemExit('no TraitError')\n"
     )
     subprocess.run([sys.executable, "-c", code], env=subprocess_env(PYTHONHASHSEED=str(seed)), check=True)
+
+
+def test_pack_frames_is_serialize_and_declines_what_it_cannot_pack(impl):
+    import orjson
+
+    s = ss.Session(key=b"k")
+    msg = s.msg("t", content={"a": 1})
+    option = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+    frames = impl.frames.pack_frames(
+        orjson.dumps, ss.json_default, option, msg, msg["content"], s._signer, [b"i"]
+    )
+    assert frames == s.serialize(msg, ident=[b"i"])
+    unsigned = impl.frames.pack_frames(orjson.dumps, ss.json_default, option, msg, {}, None, None)
+    assert unsigned[:2] == [ss.DELIM, b""]
+    assert impl.frames.pack_frames(orjson.dumps, None, option, msg, {"x": object()}, None, None) is None
+
+
+def test_verified_message_refuses_before_unpacking(impl):
+    s = ss.Session(key=b"k")
+    frames = s.serialize(s.msg("t", content={"a": 1}))[1:]
+    history = impl.ReplayHistory(10)
+    args = (0, ss.orjson.loads, ss.orjson_unpacker, ss.parse_date, None, 1024, bytes)
+    msg = impl.messages.verified_message(frames, s._signer, history, True, *args)
+    assert msg["content"] == {"a": 1} and frames[0] in history
+    with pytest.raises(ValueError, match="Duplicate Signature"):
+        impl.messages.verified_message(frames, s._signer, history, True, *args)
+    with pytest.raises(ValueError, match="Invalid Signature"):
+        impl.messages.verified_message([b"0" * 64, *frames[1:]], s._signer, history, True, *args)
+    with pytest.raises(ValueError, match="Unsigned Message"):
+        impl.messages.verified_message([], s._signer, history, True, *args)
+    with pytest.raises(TypeError, match="malformed message"):
+        impl.messages.verified_message(frames[:3], None, history, True, *args)

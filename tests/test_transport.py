@@ -257,3 +257,39 @@ def test_receiving_a_large_buffer_costs_no_extra_memory(tmp_path, implementation
     growth = int(out.strip().splitlines()[-1])
     # ZeroMQ's own receive buffer is the only copy: the growth stays within 1.05x the buffer
     assert growth <= 1.05 * size, growth
+
+
+def test_send_copied_checks_every_frame_before_sending_any(impl, pair_sockets):
+    a, b = pair_sockets
+    sent = []
+
+    def send(socket, frame, flags):
+        sent.append((frame, flags))
+
+    with pytest.raises(TypeError, match="frame 2 does not support the buffer protocol: str"):
+        impl.frames.send_copied(send, a, [b"x", b"y", "not a buffer", b"z"], 1 << 20, zmq.SNDMORE)
+    assert sent == []  # nothing half sent
+    # a frame at the threshold goes the zero-copy way: nothing sent here either
+    assert impl.frames.send_copied(send, a, [b"x", bytearray(10)], 10, zmq.SNDMORE) is False
+    assert sent == []
+    assert impl.frames.send_copied(send, a, [b"x", memoryview(b"yy")], 10, zmq.SNDMORE) is True
+    assert [(bytes(f), flags) for f, flags in sent] == [(b"x", zmq.SNDMORE), (b"yy", 0)]
+
+
+def test_recv_frames_reads_one_message_as_frames_or_bytes(impl, pair_sockets):
+    a, b = pair_sockets
+    a.send_multipart([b"1", b"22", b"333"])
+    a.send_multipart([b"next"])
+    frames = impl.frames.recv_frames(zmq.backend.Socket.recv, b, 0, False)
+    assert [type(f) for f in frames] == [zmq.Frame] * 3
+    assert [f.bytes for f in frames] == [b"1", b"22", b"333"]
+    assert impl.frames.recv_frames(zmq.backend.Socket.recv, b, 0, True) == [b"next"]
+
+
+def test_send_of_a_str_ident_to_a_socket_sends_nothing(session, pair_sockets):
+    a, b = pair_sockets
+    with pytest.raises(TypeError):
+        session.send(a, "data", content={}, ident="not bytes")
+    session.send(a, "next", content={})
+    _, msg = session.recv(b, mode=0)
+    assert msg["msg_type"] == "next"  # no stray frames of the refused message

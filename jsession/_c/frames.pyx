@@ -44,6 +44,10 @@ def find_delimiter(frames):
 
 def build_frames(ident, signature, parts):
     """``[*idents, DELIM, signature, *parts]``: a list ident is spliced, None adds nothing."""
+    return _build(ident, signature, parts)
+
+
+cdef list _build(ident, signature, parts):
     cdef list out
     if type(ident) is list:
         out = list(<list>ident)
@@ -99,3 +103,66 @@ def frame_sizes(frames):
             PyBuffer_Release(&view)
         idx += 1
     return sizes
+
+
+def send_copied(send, socket, frames, Py_ssize_t threshold, int more):
+    """Send every frame with ``send(socket, frame, flags)`` (``more`` on all but the last)
+    if all are buffers under ``threshold`` bytes, and return True; else send nothing and
+    return False (a frame to send without a copy). TypeError/ValueError as frame_sizes."""
+    cdef Py_buffer view
+    cdef list items = frames if type(frames) is list else list(frames)
+    cdef Py_ssize_t idx, size, last = len(items) - 1
+    # every frame is checked before the first is sent: no half-sent message on bad input
+    for idx in range(last + 1):
+        frame = items[idx]
+        if type(frame) is bytes:
+            size = PyBytes_GET_SIZE(frame)
+        else:
+            try:
+                PyObject_GetBuffer(frame, &view, PyBUF_ANY_CONTIGUOUS)
+            except TypeError:
+                raise TypeError(
+                    "frame %i does not support the buffer protocol: %s" % (idx, type(frame).__name__)
+                ) from None
+            except BufferError:
+                raise ValueError("frame %i is not contiguous" % idx) from None
+            size = view.len
+            PyBuffer_Release(&view)
+        if size >= threshold:
+            return False
+    if last < 0:
+        raise ValueError("no frames to send")
+    for idx in range(last):
+        send(socket, items[idx], more)
+    send(socket, items[last], 0)
+    return True
+
+
+def recv_frames(recv, socket, int flags, bint copy):
+    """One message's frames, received with ``recv(socket, flags, False)`` as Frames until one
+    has ``more`` false; with copy, each frame's bytes instead of the Frame."""
+    cdef list parts = []
+    frame = recv(socket, flags, False)
+    while True:
+        PyList_Append(parts, frame.bytes if copy else frame)
+        if not frame.more:
+            return parts
+        frame = recv(socket, flags, False)
+
+
+def pack_frames(dumps, default, option, msg, content, signer, ident):
+    """The frames of serialize, ``[*idents, DELIM, signature, header, parent_header,
+    metadata, content]``, each part ``dumps(part, default, option)`` (content first) and
+    signed with ``signer`` (None: unsigned); None when dumps raises (the caller decides)."""
+    cdef list parts
+    try:
+        packed = dumps(content, default, option)
+        parts = [
+            dumps(msg["header"], default, option),
+            dumps(msg["parent_header"], default, option),
+            dumps(msg["metadata"], default, option),
+            packed,
+        ]
+    except Exception:
+        return None
+    return _build(ident, b"" if signer is None else signer.sign(parts), parts)

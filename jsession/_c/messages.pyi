@@ -34,3 +34,16 @@ def unpack_message(
     content: bool,
     finish: Callable[..., Any] | None,
 ) -> dict[str, Any]: ...
+def verified_message(
+    msg_list: Any,
+    signer: Any,
+    history: Any,
+    content: bool,
+    parts_as: int,
+    loads: Callable[..., Any],
+    unpack: Callable[..., Any],
+    parse_date: Callable[..., Any],
+    finish: Callable[..., Any] | None,
+    max_signature: int,
+    signature_bytes: Callable[[Any], bytes],
+) -> dict[str, Any]: ...

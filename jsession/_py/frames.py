@@ -73,3 +73,51 @@ def frame_sizes(frames: Iterable[Any]) -> list[int]:
                 raise ValueError("frame %i is not contiguous" % idx)
             sizes.append(view.nbytes)
     return sizes
+
+
+def send_copied(send: Any, socket: Any, frames: Iterable[Any], threshold: int, more: int) -> bool:
+    """Send every frame with ``send(socket, frame, flags)`` (``more`` on all but the last)
+    if all are buffers under ``threshold`` bytes, and return True; else send nothing and
+    return False (a frame to send without a copy). TypeError/ValueError as frame_sizes."""
+    items = frames if type(frames) is list else list(frames)
+    # every frame is checked before the first is sent: no half-sent message on bad input
+    if any(size >= threshold for size in frame_sizes(items)):
+        return False
+    if not items:
+        raise ValueError("no frames to send")
+    last = len(items) - 1
+    for idx in range(last):
+        send(socket, items[idx], more)
+    send(socket, items[last], 0)
+    return True
+
+
+def recv_frames(recv: Any, socket: Any, flags: int, copy: bool) -> list[Any]:
+    """One message's frames, received with ``recv(socket, flags, False)`` as Frames until one
+    has ``more`` false; with copy, each frame's bytes instead of the Frame."""
+    parts = []
+    frame = recv(socket, flags, False)
+    while True:
+        parts.append(frame.bytes if copy else frame)
+        if not frame.more:
+            return parts
+        frame = recv(socket, flags, False)
+
+
+def pack_frames(
+    dumps: Any, default: Any, option: Any, msg: Any, content: Any, signer: Any, ident: Any
+) -> list[Any] | None:
+    """The frames of serialize, ``[*idents, DELIM, signature, header, parent_header,
+    metadata, content]``, each part ``dumps(part, default, option)`` (content first) and
+    signed with ``signer`` (None: unsigned); None when dumps raises (the caller decides)."""
+    try:
+        packed = dumps(content, default, option)
+        parts = [
+            dumps(msg["header"], default, option),
+            dumps(msg["parent_header"], default, option),
+            dumps(msg["metadata"], default, option),
+            packed,
+        ]
+    except Exception:
+        return None
+    return build_frames(ident, b"" if signer is None else signer.sign(parts), parts)

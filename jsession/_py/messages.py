@@ -10,7 +10,7 @@ from typing import Any
 from .._version import protocol_version
 from .dates import extract_dates as _extract
 
-__all__ = ["MessageBuilder", "unpack_message"]
+__all__ = ["MessageBuilder", "unpack_message", "verified_message"]
 
 _utc = timezone.utc
 
@@ -136,3 +136,46 @@ def unpack_message(
     ):
         return message
     return finish(message)
+
+
+def verified_message(
+    msg_list: Any,
+    signer: Any,
+    history: Any,
+    content: bool,
+    parts_as: int,
+    loads: Callable,
+    unpack: Callable,
+    parse_date: Callable,
+    finish: Callable | None,
+    max_signature: int,
+    signature_bytes: Callable[[Any], bytes],
+) -> dict[str, Any]:
+    """unpack_message of received frames ``[signature, header, parent, metadata, content,
+    *buffers]`` once their signature is checked: signer None takes any message; else the
+    signature must verify and not be in history, where it is then added (unless not content:
+    a peek is checked, not remembered). signature_bytes turns a non-bytes signature frame
+    into bytes; one over max_signature bytes is refused without being stored or echoed."""
+    n = len(msg_list)
+    if signer is not None:
+        # verified before anything is unpacked; replays refused, as by the reference
+        signature = msg_list[0] if n else b""
+        if type(signature) is not bytes:
+            signature = signature_bytes(signature)
+        if not signature:
+            raise ValueError("Unsigned Message")
+        if len(signature) > max_signature:
+            raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
+        if not signer.verify(signature, msg_list[1:5]):
+            # the reference's words for a remembered signature over other frames
+            if signature in history:
+                raise ValueError("Duplicate Signature: %r" % signature)
+            raise ValueError("Invalid Signature: %r" % signature)
+        # Only a verified signature is remembered (the reference records any, so a flood of
+        # forgeries could push real ones out); add() looks up and inserts in one step, so
+        # of threads given the same message exactly one gets past here.
+        if not (history.add(signature) if content else signature not in history):
+            raise ValueError("Duplicate Signature: %r" % signature)
+    if n < 5:
+        raise TypeError("malformed message, must have at least 5 elements")
+    return unpack_message(msg_list, parts_as, loads, unpack, parse_date, content, finish)
