@@ -1061,6 +1061,8 @@ class Session(Configurable):
             raise ValueError("DELIM not in msg_list")
         if copy:
             return msg_list[:idx], msg_list[idx + 1 :]
+        if idx == 0:  # the common case (a DEALER or PAIR peer): no idents to convert
+            return [], msg_list[1:]
         idents = [_ident_bytes(m) for m in itertools.islice(msg_list, idx)]
         return idents, msg_list[idx + 1 :]
 

@@ -13,6 +13,8 @@ never read half-released.
 """
 
 cimport cython
+from cpython.buffer cimport PyBUF_ANY_CONTIGUOUS, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from datetime import datetime, timezone
 
@@ -191,6 +193,20 @@ def unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint conte
     return finish(message)
 
 
+cdef bint _contiguous(object frame, Py_buffer *view):
+    # a buffer of bytes (not of wider items, which signature_bytes slices by item)
+    if not PyObject_CheckBuffer(frame):
+        return False
+    try:
+        PyObject_GetBuffer(frame, view, PyBUF_ANY_CONTIGUOUS)
+    except BufferError:
+        return False
+    if view.itemsize == 1:
+        return True
+    PyBuffer_Release(view)
+    return False
+
+
 def verified_message(msg_list, signer, history, bint content, int parts_as, loads, unpack,
                      parse_date, finish, Py_ssize_t max_signature, signature_bytes):
     """unpack_message of received frames ``[signature, header, parent, metadata, content,
@@ -199,11 +215,20 @@ def verified_message(msg_list, signer, history, bint content, int parts_as, load
     a peek is checked, not remembered). signature_bytes turns a non-bytes signature frame
     into bytes; one over max_signature bytes is refused without being stored or echoed."""
     cdef Py_ssize_t n = len(msg_list)
+    cdef Py_buffer view
     if signer is not None:
         # verified before anything is unpacked; replays refused, as by the reference
         signature = msg_list[0] if n else b""
         if type(signature) is not bytes:
-            signature = signature_bytes(signature)
+            if _contiguous(signature, &view):
+                # a received Frame: at most one byte past the largest accepted size, copied
+                # here without signature_bytes' memoryview and slice (same bytes)
+                try:
+                    signature = PyBytes_FromStringAndSize(<char*>view.buf, min(view.len, max_signature + 1))
+                finally:
+                    PyBuffer_Release(&view)
+            else:
+                signature = signature_bytes(signature)  # its errors, or its bytes
         if not signature:
             raise ValueError("Unsigned Message")
         if len(<bytes>signature) > max_signature:
