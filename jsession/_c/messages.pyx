@@ -154,7 +154,7 @@ cdef inline object _as_bytes(object frame):
     return frame if type(frame) is bytes else bytes(frame)
 
 
-def unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint content, finish):
+cpdef unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint content, finish):
     """The message dict of verified frames ``[signature, header, parent, metadata, content,
     *buffers]``: header, msg_id, msg_type, parent_header, metadata, content, buffers.
 
@@ -233,7 +233,9 @@ def verified_message(msg_list, signer, history, bint content, int parts_as, load
             raise ValueError("Unsigned Message")
         if len(<bytes>signature) > max_signature:
             raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
-        if not signer.verify(signature, msg_list[1:5]):
+        # the four signed frames as the tuple the signer reads (a slice only when short)
+        signed = (msg_list[1], msg_list[2], msg_list[3], msg_list[4]) if n >= 5 else msg_list[1:5]
+        if not signer.verify(signature, signed):
             # the reference's words for a remembered signature over other frames
             if signature in history:
                 raise ValueError("Duplicate Signature: %r" % signature)
