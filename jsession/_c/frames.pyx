@@ -99,3 +99,17 @@ def frame_sizes(frames):
             PyBuffer_Release(&view)
         idx += 1
     return sizes
+
+
+def send_frames(send, socket, frames, int sndmore):
+    """``send(socket, frame, sndmore)`` for every frame but the last, then
+    ``send(socket, last, 0)``: one multipart message.
+
+    Compiled, the loop runs no Python bytecode between frames, so a signal handler
+    (KeyboardInterrupt) cannot cut a message in two on the main thread.
+    """
+    cdef list parts = frames if type(frames) is list else list(frames)
+    cdef Py_ssize_t i, last = len(parts) - 1
+    for i in range(last):
+        send(socket, parts[i], sndmore)
+    send(socket, parts[last], 0)

@@ -73,3 +73,16 @@ def frame_sizes(frames: Iterable[Any]) -> list[int]:
                 raise ValueError("frame %i is not contiguous" % idx)
             sizes.append(view.nbytes)
     return sizes
+
+
+def send_frames(send: Any, socket: Any, frames: Any, sndmore: int) -> None:
+    """``send(socket, frame, sndmore)`` for every frame but the last, then
+    ``send(socket, last, 0)``: one multipart message.
+
+    Unlike the compiled twin, a signal handler may run between two frames here.
+    """
+    parts = frames if type(frames) is list else list(frames)
+    last = len(parts) - 1
+    for i in range(last):
+        send(socket, parts[i], sndmore)
+    send(socket, parts[last], 0)

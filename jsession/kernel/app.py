@@ -16,9 +16,11 @@ import sys
 import typing as t
 from pathlib import Path
 
+import zmq
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import default
+from traitlets import DottedObjectName, default
 
+from .iopub import IOPubThread
 from .session import Session
 
 __all__ = ["KernelApp", "main"]
@@ -30,9 +32,29 @@ class KernelApp(IPKernelApp):
     # ipykernel's "install" would install a spec for ipykernel_launcher, not this app
     subcommands: dict[str, t.Any] = {}
 
+    outstream_class = DottedObjectName(
+        "jsession.kernel.iopub.OutStream",
+        config=True,
+        help="The importstring for the OutStream factory (jsession's flushes without a thread hop)",
+    )
+
     @default("session")
     def _jsession_session(self) -> Session:
         return Session(parent=self)
+
+    def init_iopub(self, context: zmq.Context[t.Any]) -> None:
+        """The IOPub socket, as ipykernel makes it (XPUB, 1 s linger), published on by
+        jsession's ``IOPubThread``: every thread sends directly (see ``jsession.kernel.iopub``)."""
+        socket = context.socket(zmq.XPUB)
+        socket.linger = 1000
+        self._apply_curve_server_options(socket)
+        self.iopub_port = self._bind_socket(socket, self.iopub_port)
+        self.log.debug("iopub PUB Channel on port: %i", self.iopub_port)
+        self.configure_tornado_logger()
+        self.iopub_thread = IOPubThread(socket, pipe=True, session=self.session)
+        self.iopub_thread.start()
+        # what ipykernel's kernel, display hook and publisher send on (a BackgroundSocket)
+        self.iopub_socket = self.iopub_thread.background_socket
 
 
 def main(argv: list[str] | None = None) -> None:
