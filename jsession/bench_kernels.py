@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import typing as t
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,12 +87,19 @@ def _bench_floor(n, nbytes):
         pub.recv()  # the client's subscription
     topic = ("comm-" + _bench_comm.comm_id).encode()
     bufs = [_bench_mib[:nbytes]] if nbytes else []
+    parent = k.get_parent()
     messages = [  # distinct messages (a client refuses a replayed signature), built first
-        session.serialize(session.msg("comm_msg", {"data": {"i": i}, "comm_id": _bench_comm.comm_id}, parent=k.get_parent()), ident=topic) + bufs
+        session.serialize(
+            session.msg("comm_msg", {"data": {"i": i}, "comm_id": _bench_comm.comm_id}, parent=parent),
+            ident=topic,
+        )
+        + bufs
         for i in range(n)
     ]
     t0 = _time.perf_counter()
-    first = session.serialize(session.msg("comm_msg", {"data": {"t0": t0}, "comm_id": _bench_comm.comm_id}), ident=topic)
+    first = session.serialize(
+        session.msg("comm_msg", {"data": {"t0": t0}, "comm_id": _bench_comm.comm_id}), ident=topic
+    )
     pub.send_multipart(first)
     for frames in messages:
         pub.send_multipart(frames, copy=not nbytes)
@@ -140,7 +146,9 @@ def _say(progress: bool, text: str) -> None:
 class Kernel:
     """A started kernel and one client on it (the client class given its Session)."""
 
-    def __init__(self, name: str, spec: str, kernel_dirs: list[str], env: dict[str, str], session: t.Any) -> None:
+    def __init__(
+        self, name: str, spec: str, kernel_dirs: list[str], env: dict[str, str], session: t.Any
+    ) -> None:
         import jupyter_client
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
@@ -148,10 +156,13 @@ class Kernel:
         import jsession.kernel
 
         self.name = name
-        self.km = KernelManager(kernel_name=spec, kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
+        specs = KernelSpecManager(kernel_dirs=kernel_dirs)
+        self.km = KernelManager(kernel_name=spec, kernel_spec_manager=specs)
         self.km.start_kernel(env=env)
         # each kernel's own client: jupyter_client's, or jsession's (its Session, its channels)
-        client = jsession.kernel.BlockingKernelClient if name == "jsession" else jupyter_client.BlockingKernelClient
+        client = jupyter_client.BlockingKernelClient
+        if name == "jsession":
+            client = jsession.kernel.BlockingKernelClient
         self.kc = client(session=session)
         self.kc.load_connection_file(self.km.connection_file)
         self.kc.start_channels()
@@ -237,7 +248,8 @@ class Kernel:
             times.append(time.perf_counter() - start)
             while True:  # its idle, so the next request starts from a quiet kernel
                 msg = kc.get_iopub_msg(timeout=60)
-                if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
+                parent = msg["parent_header"].get("msg_id")
+                if parent == msg_id and msg["content"].get("execution_state") == "idle":
                     break
         return statistics.median(times)
 
@@ -250,7 +262,7 @@ class Kernel:
 
         port = int(self.eval("_bench_floor_open()"))
         session = self.kc.session
-        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub: zmq.Socket[t.Any] = zmq.Context.instance().socket(zmq.SUB)
         sub.linger = 0
         sub.subscribe(b"")
         sub.connect(f"tcp://127.0.0.1:{port}")
@@ -345,6 +357,17 @@ def run_kernels(
     return list(results.values())
 
 
+def fmt(value: float | None, unit: str) -> str:
+    """A figure with its unit."""
+    if value is None:
+        return "-"
+    if unit == "GB/s":
+        return f"{value:.2f} GB/s"
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    return f"{value:,.0f} msgs/s"
+
+
 def kernel_table(results: list[KernelResult]) -> str:
     """A markdown table: stock, jsession, speedup, target, share of the floor."""
     lines = [
@@ -352,20 +375,10 @@ def kernel_table(results: list[KernelResult]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-
-        def fmt(v: float | None) -> str:
-            if v is None:
-                return "-"
-            if r.unit == "GB/s":
-                return f"{v:.2f} GB/s"
-            if r.unit == "ms":
-                return f"{v:.2f} ms"
-            return f"{v:,.0f} msgs/s"
-
         of_floor = r.of_floor
         lines.append(
-            f"| {r.label} | {fmt(r.values['stock'])} | {fmt(r.values['jsession'])} | {r.speedup:.2f}x "
-            f"| >= {r.target:g}x | {fmt(r.values.get('floor'))} | "
+            f"| {r.label} | {fmt(r.values['stock'], r.unit)} | {fmt(r.values['jsession'], r.unit)} "
+            f"| {r.speedup:.2f}x | >= {r.target:g}x | {fmt(r.values.get('floor'), r.unit)} | "
             f"{'-' if of_floor is None else f'{of_floor:.0%}'} |"
         )
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import zmq
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import DottedObjectName, default
+from traitlets import DottedObjectName, Integer, default
 
 from .iopub import IOPubThread
 from .session import Session
@@ -38,6 +38,15 @@ class KernelApp(IPKernelApp):
         help="The importstring for the OutStream factory (jsession's flushes without a thread hop)",
     )
 
+    iopub_sndhwm = Integer(
+        1000,
+        config=True,
+        help="ZeroMQ's send high-water mark of the IOPub socket, in messages per subscriber: "
+        "a subscriber further behind loses messages, silently (PUB sockets drop rather than "
+        "block). 1000 is libzmq's default, which ipykernel keeps; 0 means no limit (nothing "
+        "dropped, memory unbounded while a subscriber lags).",
+    )
+
     @default("session")
     def _jsession_session(self) -> Session:
         return Session(parent=self)
@@ -47,6 +56,7 @@ class KernelApp(IPKernelApp):
         jsession's ``IOPubThread``: every thread sends directly (see ``jsession.kernel.iopub``)."""
         socket = context.socket(zmq.XPUB)
         socket.linger = 1000
+        socket.sndhwm = self.iopub_sndhwm
         self._apply_curve_server_options(socket)
         self.iopub_port = self._bind_socket(socket, self.iopub_port)
         self.log.debug("iopub PUB Channel on port: %i", self.iopub_port)

@@ -37,7 +37,7 @@ def recv_frames(socket: zmq.Socket[t.Any]) -> list[t.Any]:
     """One message's frames: bytes for the message's own frames, zero-copy ``zmq.Frame``
     objects for its buffers (a copy of a small frame is cheaper than a Frame object; a
     large buffer is not copied at all)."""
-    frames = [_recv(socket, 0, True)]
+    frames: list[t.Any] = [_recv(socket, 0, True)]
     while _more(socket, _RCVMORE):
         frames.append(_recv(socket, 0, len(frames) < _COPIED_FRAMES))
     return frames
@@ -52,17 +52,17 @@ class SocketChannel(ZMQSocketChannel):
         if kwargs:  # a caller's own recv flags: jupyter_client's way
             return super()._recv(**kwargs)
         _, frames = self.session.feed_identities(recv_frames(self.socket), copy=False)
-        return self.session.deserialize(frames, copy=False)  # type: ignore[no-any-return]
+        return self.session.deserialize(frames, copy=False)
 
 
 class BlockingKernelClient(jupyter_client.BlockingKernelClient):
     """jupyter_client's blocking client; its session is a jsession Session, and its
     channels receive buffers without copying them."""
 
-    shell_channel_class = Type(SocketChannel)  # type: ignore[assignment]
-    iopub_channel_class = Type(SocketChannel)  # type: ignore[assignment]
-    stdin_channel_class = Type(SocketChannel)  # type: ignore[assignment]
-    control_channel_class = Type(SocketChannel)  # type: ignore[assignment]
+    shell_channel_class = Type(SocketChannel)
+    iopub_channel_class = Type(SocketChannel)
+    stdin_channel_class = Type(SocketChannel)
+    control_channel_class = Type(SocketChannel)
 
     @default("session")
     def _jsession_session(self) -> Session:

@@ -68,8 +68,12 @@ _SIGINT = {signal.SIGINT}
 COPY_THRESHOLD = 2**16
 
 
-def _nbytes(part: t.Any) -> int:
-    return len(part) if type(part) is bytes else memoryview(part).nbytes
+def _zero_copy(part: t.Any) -> t.Any:
+    """part, as a zmq.Frame sharing its memory if it is large enough to be worth it."""
+    if isinstance(part, zmq.Frame):
+        return part
+    nbytes = len(part) if type(part) is bytes else memoryview(part).nbytes
+    return part if nbytes < COPY_THRESHOLD else zmq.Frame(part, copy=False)
 
 
 class IOPubThread(iostream.IOPubThread):
@@ -160,12 +164,9 @@ class IOPubThread(iostream.IOPubThread):
         With ``copy=False`` the frames of at least 64 KiB are sent without a copy.
         """
         if _pid != self._master_pid:
-            return self._really_send(msg_parts, flags, copy=copy, **kwargs)  # type: ignore[no-any-return]
+            return self._really_send(msg_parts, flags, copy=copy, **kwargs)
         if not copy:
-            msg_parts = [
-                part if isinstance(part, zmq.Frame) or _nbytes(part) < COPY_THRESHOLD else zmq.Frame(part, copy=False)
-                for part in msg_parts
-            ]
+            msg_parts = [_zero_copy(part) for part in msg_parts]
         with self._lock:
             sock = self.socket
             if sock is None:
