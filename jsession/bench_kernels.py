@@ -159,6 +159,14 @@ class Kernel:
         specs = KernelSpecManager(kernel_dirs=kernel_dirs)
         self.km = KernelManager(kernel_name=spec, kernel_spec_manager=specs)
         self.km.start_kernel(env=env)
+        # a client not made by the manager judges liveness by heartbeats, and takes a
+        # kernel still starting on a busy machine for a dead one: wait with the manager's
+        ready = self.km.client()
+        ready.start_channels()
+        try:
+            ready.wait_for_ready(timeout=120)
+        finally:
+            ready.stop_channels()
         # each kernel's own client: jupyter_client's, or jsession's (its Session, its channels)
         client = jupyter_client.BlockingKernelClient
         if name == "jsession":

@@ -12,6 +12,7 @@ signature_scheme, packer... from the connection file, config files or the comman
 
 from __future__ import annotations
 
+import logging
 import sys
 import typing as t
 from pathlib import Path
@@ -50,6 +51,14 @@ class KernelApp(IPKernelApp):
     @default("session")
     def _jsession_session(self) -> Session:
         return Session(parent=self)
+
+    def initialize(self, argv: t.Any = None) -> None:
+        super().initialize(argv)
+        # traitlets leaves the app's logger at DEBUG and filters in its handlers: every
+        # log.debug() ipykernel makes per message builds a record only to drop it
+        handlers = self.log.handlers if isinstance(self.log, logging.Logger) else []
+        if handlers:
+            self.log.setLevel(min(h.level for h in handlers) or logging.DEBUG)
 
     def init_iopub(self, context: zmq.Context[t.Any]) -> None:
         """The IOPub socket, as ipykernel makes it (XPUB, 1 s linger), published on by

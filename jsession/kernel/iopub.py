@@ -38,6 +38,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 import threading
 import typing as t
 import weakref
@@ -173,7 +174,9 @@ class IOPubThread(iostream.IOPubThread):
                 return None  # closed at shutdown, as ipykernel's send does then
             if self._dirty and not self._flushing:
                 self.flush_streams()  # what was printed before goes first
-            if _backend.active.name == "compiled" or threading.get_ident() != self._main_ident:
+            if not isinstance(sock, zmq.Socket):
+                sock.send_multipart(msg_parts, flags, copy=copy, **kwargs)  # a socket-like object
+            elif _backend.active.name == "compiled" or threading.get_ident() != self._main_ident:
                 _backend.active.frames.send_frames(_send, sock, msg_parts, _SNDMORE)
             else:
                 # the pure-Python loop can be interrupted between frames: not by SIGINT
@@ -218,7 +221,15 @@ class OutStream(iostream.OutStream):
     def flush(self) -> None:
         if not self._direct or self.pub_thread is None:
             return super().flush()
-        self._flush()
+        if self._buffers:
+            self._flush()
+        elif self.echo is not None:
+            # nothing to publish (the kernel flushes both streams around every request)
+            try:
+                self.echo.flush()
+            except OSError as e:
+                if self.echo is not sys.__stderr__:
+                    print(f"Flush failed: {e}", file=sys.__stderr__)
         return None
 
     def _flush(self) -> None:
