@@ -1,4 +1,4 @@
-"""Real kernels, stock and jsession: what a client receives from each, and how fast.
+"""The kernels section: real kernels, stock and jsession, and what a client receives from each.
 
 Starts two kernels: ipykernel as installed (``python -m ipykernel_launcher``) driven by a
 jupyter_client ``BlockingKernelClient`` on jupyter_client's Session, and jsession's kernel
@@ -21,30 +21,32 @@ deserializes each with its jsession Session: what the machine allows without a k
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import os
 import statistics
-import sys
 import tempfile
 import time
 import typing as t
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["KERNEL_CASES", "KernelResult", "run_kernels"]
+from jsession.bench.case import Case, Section, Target
+from jsession.bench.env import Env
+from jsession.bench.impls import Impl
+from jsession.bench.payloads import MiB
+from jsession.bench.runner import CaseResult, Progress, Settings, fmt_time
 
-MiB = 1 << 20
+__all__ = ["SECTION", "Kernel", "Kernels"]
+
+for _needed in ("ipykernel", "jupyter_client"):
+    if importlib.util.find_spec(_needed) is None:  # the section is listed as unavailable
+        raise ImportError(f"the kernels section needs {_needed} (the 'kernel' extra)")
+
 SMALL_BURST = 900
 BIG_BURST = 64  # 1 MiB buffers per burst
 DISPLAY_BURST = 100  # 256 KiB displays per burst
 EXECUTE_TRIPS = 60
-
-# name -> (label, unit, target over stock)
-KERNEL_CASES: dict[str, tuple[str, str, float]] = {
-    "comm-small": ('comm.send({"i": i}), bursts of 900', "msgs/s", 3.0),
-    "comm-1mib": ("comm.send with a 1 MiB buffer", "GB/s", 1.8),
-    "display-256k": ("publish_display_data, 256 KiB text", "msgs/s", 1.5),
-    "execute": ("execute_request `pass`, request to reply", "ms", 1.25),
-}
 
 SETUP = r"""
 import os as _os, time as _time
@@ -104,43 +106,6 @@ def _bench_floor(n, nbytes):
     for frames in messages:
         pub.send_multipart(frames, copy=not nbytes)
 """
-
-
-@dataclass
-class KernelResult:
-    """One case: the best value of each kernel (and of the floor, where measured)."""
-
-    case: str
-    values: dict[str, float] = field(default_factory=dict)  # "stock", "jsession", "floor"
-    rounds: dict[str, list[float]] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return KERNEL_CASES[self.case][0]
-
-    @property
-    def unit(self) -> str:
-        return KERNEL_CASES[self.case][1]
-
-    @property
-    def target(self) -> float:
-        return KERNEL_CASES[self.case][2]
-
-    @property
-    def speedup(self) -> float:
-        """jsession's kernel over stock, higher is better (latency inverted)."""
-        stock, ours = self.values["stock"], self.values["jsession"]
-        return stock / ours if self.unit == "ms" else ours / stock
-
-    @property
-    def of_floor(self) -> float | None:
-        floor = self.values.get("floor")
-        return None if floor is None else self.values["jsession"] / floor
-
-
-def _say(progress: bool, text: str) -> None:
-    if progress:
-        print(text, file=sys.stderr, flush=True)
 
 
 class Kernel:
@@ -300,39 +265,24 @@ class Kernel:
             self.km.shutdown_kernel(now=True)
 
 
-def _measure(k: Kernel, case: str) -> float:
-    if case == "comm-small":
-        return SMALL_BURST / k.burst(f"_bench_small({SMALL_BURST})", SMALL_BURST, "comm_msg")
-    if case == "comm-1mib":
-        return BIG_BURST * MiB / 1e9 / k.burst(f"_bench_big({BIG_BURST})", BIG_BURST, "comm_msg", MiB)
-    if case == "display-256k":
-        return DISPLAY_BURST / k.burst(f"_bench_display({DISPLAY_BURST})", DISPLAY_BURST, "display_data")
-    if case == "execute":
-        return k.execute_latency(EXECUTE_TRIPS) * 1e3
-    raise ValueError(case)
+class Kernels:
+    """Both kernels, started on first use and stopped together (after the section's last
+    case, or at exit)."""
 
+    def __init__(self) -> None:
+        self.kernels: dict[str, Kernel] = {}
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
-def _measure_floor(k: Kernel, case: str) -> float | None:
-    if case == "comm-small":
-        return SMALL_BURST / k.floor(SMALL_BURST, 0)
-    if case == "comm-1mib":
-        return BIG_BURST * MiB / 1e9 / k.floor(BIG_BURST, MiB)
-    return None
+    def get(self, progress: Progress) -> dict[str, Kernel]:
+        if self.kernels:
+            return self.kernels
+        import jupyter_client.session
+        from ipykernel.kernelspec import install as install_ipykernel
 
+        import jsession.kernel
 
-def run_kernels(
-    cases: t.Iterable[str] = tuple(KERNEL_CASES), rounds: int = 3, progress: bool = True
-) -> list[KernelResult]:
-    """Start both kernels, measure every case ``rounds`` times (the kernels taking turns),
-    and return the best of each."""
-    import jupyter_client.session
-    from ipykernel.kernelspec import install as install_ipykernel
-
-    import jsession.kernel
-
-    cases = list(cases)
-    results = {case: KernelResult(case) for case in cases}
-    with tempfile.TemporaryDirectory() as tmp:
+        self._tmp = tempfile.TemporaryDirectory(prefix="jsb-kernels-")
+        tmp = self._tmp.name
         prefix = Path(tmp, "prefix")
         install_ipykernel(prefix=str(prefix), kernel_name="bench-stock")
         jsession.kernel.install(prefix=str(prefix), name="bench-jsession")
@@ -340,66 +290,138 @@ def run_kernels(
         env = dict(os.environ, IPYTHONDIR=str(Path(tmp, "ipython")), PYDEVD_DISABLE_FILE_VALIDATION="1")
         root = str(Path(jsession.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        kernels: list[Kernel] = []
+        atexit.register(self.stop)
         try:
-            for name, spec, session in (
-                ("stock", "bench-stock", jupyter_client.session.Session()),
+            for impl, spec, session in (
+                ("jupyter_client", "bench-stock", jupyter_client.session.Session()),
                 ("jsession", "bench-jsession", jsession.kernel.Session()),
             ):
-                _say(progress, f"kernels: starting the {name} kernel ...")
-                kernels.append(Kernel(name, spec, kernel_dirs, env, session))
-            for r in range(rounds):
-                for case in cases:
-                    _say(progress, f"kernels: round {r + 1}/{rounds}: {case}")
-                    for k in kernels if r % 2 == 0 else kernels[::-1]:
-                        results[case].rounds.setdefault(k.name, []).append(_measure(k, case))
-                    floor = _measure_floor(kernels[1], case)
-                    if floor is not None:
-                        results[case].rounds.setdefault("floor", []).append(floor)
-        finally:
-            for k in kernels:
+                # progress.done: a kernel takes seconds to start, shown even in a log
+                progress.done(f"kernels: starting the {KERNEL_NAMES[impl]} ...")
+                self.kernels[impl] = Kernel(impl, spec, kernel_dirs, env, session)
+        except BaseException:
+            self.stop()
+            raise
+        return self.kernels
+
+    def stop(self) -> None:
+        for k in self.kernels.values():
+            try:
                 k.stop()
-    for result in results.values():
-        pick = min if result.unit == "ms" else max
-        result.values = {name: pick(values) for name, values in result.rounds.items()}
-    return list(results.values())
+            except Exception:  # a kernel already gone
+                pass
+        self.kernels.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
 
-def fmt(value: float | None, unit: str) -> str:
-    """A figure with its unit."""
-    if value is None:
-        return "-"
-    if unit == "GB/s":
-        return f"{value:.2f} GB/s"
-    if unit == "ms":
-        return f"{value:.2f} ms"
-    return f"{value:,.0f} msgs/s"
+KERNELS = Kernels()
+
+#: what each implementation name means in this section
+KERNEL_NAMES = {
+    "jupyter_client": "stock kernel (python -m ipykernel_launcher, jupyter_client's client)",
+    "jsession": "jsession kernel (python -m jsession.kernel, jsession's client)",
+    "pyzmq": "floor: a plain PUB in the kernel's process, same frames, jsession's client",
+}
 
 
-def kernel_table(results: list[KernelResult]) -> str:
-    """A markdown table: stock, jsession, speedup, target, share of the floor."""
-    lines = [
-        "| kernel case | stock | jsession | speedup | target | floor | of floor |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        of_floor = r.of_floor
-        lines.append(
-            f"| {r.label} | {fmt(r.values['stock'], r.unit)} | {fmt(r.values['jsession'], r.unit)} "
-            f"| {r.speedup:.2f}x | >= {r.target:g}x | {fmt(r.values.get('floor'), r.unit)} | "
-            f"{'-' if of_floor is None else f'{of_floor:.0%}'} |"
-        )
-    return "\n".join(lines)
+def _burst(code: str, n: int, kind: str, nbytes: int = 0) -> Callable[[Kernel], float]:
+    def measure(k: Kernel) -> float:
+        return k.burst(code.format(n=n), n, kind, nbytes) / n
+
+    return measure
 
 
-if __name__ == "__main__":
-    import argparse
+def _execute(k: Kernel) -> float:
+    return k.execute_latency(EXECUTE_TRIPS)
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("cases", nargs="*", default=list(KERNEL_CASES))
-    args = parser.parse_args()
-    started = time.perf_counter()
-    out = run_kernels(args.cases, args.rounds)
-    print(kernel_table(out))
-    print(f"({time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.2f})")
+
+# case name -> (seconds per message or round trip, per kernel; the floor's, or None)
+MEASURES: dict[str, tuple[Callable[[Kernel], float], Callable[[Kernel], float] | None]] = {
+    "kernel_comm_small": (
+        _burst("_bench_small({n})", SMALL_BURST, "comm_msg"),
+        lambda k: k.floor(SMALL_BURST, 0) / SMALL_BURST,
+    ),
+    "kernel_comm_1mib": (
+        _burst("_bench_big({n})", BIG_BURST, "comm_msg", MiB),
+        lambda k: k.floor(BIG_BURST, MiB) / BIG_BURST,
+    ),
+    "kernel_display_256k": (_burst("_bench_display({n})", DISPLAY_BURST, "display_data"), None),
+    "kernel_execute": (_execute, None),
+}
+
+
+def run_kernel_case(
+    case: Case, impls: list[Impl], env: Env, settings: Settings, progress: Progress
+) -> CaseResult:
+    """A Case runner: the kernels take turns, one burst (or series of round trips) each,
+    ``settings.repeats`` times; the floor runs in the jsession kernel's process."""
+    result = CaseResult(case)
+    try:
+        kernels = KERNELS.get(progress)
+        measure, floor = MEASURES[case.name]
+        names = [i.name for i in impls if i.name in kernels or (i.name == "pyzmq" and floor)]
+        for name in names:
+            result.runs[name] = []
+        for repeat in range(max(2, min(settings.repeats, 5))):
+            shift = repeat % len(names)
+            for name in names[shift:] + names[:shift]:
+                if name == "pyzmq":
+                    assert floor is not None
+                    result.runs[name].append(floor(kernels["jsession"]))
+                else:
+                    result.runs[name].append(measure(kernels[name]))
+            best = "  ".join(f"{n} {fmt_time(min(result.runs[n]))}" for n in names)
+            progress.update(f"{case.name} [{repeat + 1}]  {best}")
+    finally:
+        if case is SECTION.cases[-1]:
+            KERNELS.stop()  # else at exit
+    result.best = {name: min(runs) for name, runs in result.runs.items()}
+    return result
+
+
+IMPLS = ("jsession", "jupyter_client", "pyzmq")
+
+SECTION = Section(
+    "kernels",
+    "real kernels: jsession's (python -m jsession.kernel, jsession's client) against "
+    "ipykernel's (jupyter_client's client); the floor is a plain PUB in the kernel's process",
+    (
+        Case(
+            "kernel_comm_small",
+            'kernel: comm.send({{"i": i}}), bursts of 900, per message received',
+            IMPLS,
+            None,
+            (Target("speedup", 3.0),),
+            floor=("pyzmq",),
+            run=run_kernel_case,
+        ),
+        Case(
+            "kernel_comm_1mib",
+            "kernel: comm.send with a 1 MiB buffer, per message received",
+            IMPLS,
+            None,
+            (Target("speedup", 1.8),),
+            floor=("pyzmq",),
+            run=run_kernel_case,
+        ),
+        Case(
+            "kernel_display_256k",
+            "kernel: publish_display_data, 256 KiB text, per message received",
+            IMPLS[:2],
+            None,
+            (Target("speedup", 1.5),),
+            run=run_kernel_case,
+        ),
+        Case(
+            "kernel_execute",
+            "kernel: execute_request `pass`, request to reply",
+            IMPLS[:2],
+            None,
+            (Target("speedup", 1.25),),
+            run=run_kernel_case,
+        ),
+    ),
+    notes=[f"{name}: {text}" for name, text in KERNEL_NAMES.items()],
+)
