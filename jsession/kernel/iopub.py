@@ -63,7 +63,10 @@ def _note_fork() -> None:
 os.register_at_fork(after_in_child=_note_fork)
 
 _send = zmq.backend.Socket.send
+_get = zmq.backend.Socket.get  # ints, not the sugar's enums (a Python-level & per send)
 _SNDMORE = zmq.SNDMORE
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
 _SIGINT = {signal.SIGINT}
 # frames from this size on are sent without a copy (jupyter_client's copy_threshold)
 COPY_THRESHOLD = 2**16
@@ -116,7 +119,7 @@ class IOPubThread(iostream.IOPubThread):
         if sock is None or sock.closed:
             return
         try:
-            while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            while _get(sock, _EVENTS) & _POLLIN:
                 self._handle_subscription(sock.recv_multipart(zmq.NOBLOCK))
         except zmq.ZMQError as e:
             if e.errno not in (errno.EAGAIN, zmq.ENOTSOCK):
