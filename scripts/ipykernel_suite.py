@@ -134,7 +134,10 @@ def main() -> int:
         results["stock"] = run("stock", root, base, args.pytest_args, plugin=False)
     if args.only in (None, "jsession"):
         env = jsession_environment(where, base)
-        probe = "from jupyter_client.kernelspec import KernelSpecManager as M; print(M().get_kernel_spec('python3').argv)"
+        probe = (
+            "from jupyter_client.kernelspec import KernelSpecManager as M;"
+            "print(M().get_kernel_spec('python3').argv)"
+        )
         argv = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout
         print(f"[jsession] kernelspec python3 runs {argv.strip()}", file=sys.stderr, flush=True)
         results["jsession"] = run("jsession", root, env, args.pytest_args, plugin=True)
