@@ -42,10 +42,11 @@ import sys
 import threading
 import typing as t
 import weakref
+from time import monotonic as _monotonic
 
 import zmq
 from ipykernel import iostream
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .. import _backend
 
@@ -70,6 +71,12 @@ _POLLIN = int(zmq.POLLIN)
 _SIGINT = {signal.SIGINT}
 # frames from this size on are sent without a copy (jupyter_client's copy_threshold)
 COPY_THRESHOLD = 2**16
+# seconds between reads of the socket's events by senders (a read costs libzmq a mutex and
+# a getpid(); a send may take the FD notification of a subscription that arrived meanwhile)
+SUBSCRIPTION_CHECK = 0.005
+# the IO thread's own reads, for subscriptions whose notification a send took while no
+# further sends came: the longest an iopub_welcome can wait
+SUBSCRIPTION_POLL = 0.1
 
 
 def _zero_copy(part: t.Any) -> t.Any:
@@ -90,6 +97,7 @@ class IOPubThread(iostream.IOPubThread):
         self._dirty = False  # some stream has output not yet sent
         self._flushing = False  # the lock's holder is sending a stream's output
         self._xpub = False
+        self._checked = 0.0  # when the socket's events were last read
         self._main_ident = threading.main_thread().ident
         super().__init__(socket, pipe=pipe, session=session)
 
@@ -119,7 +127,7 @@ class IOPubThread(iostream.IOPubThread):
         if sock is None or sock.closed:
             return
         try:
-            while _get(sock, _EVENTS) & _POLLIN:
+            while t.cast(int, _get(sock, _EVENTS)) & _POLLIN:
                 self._handle_subscription(sock.recv_multipart(zmq.NOBLOCK))
         except zmq.ZMQError as e:
             if e.errno not in (errno.EAGAIN, zmq.ENOTSOCK):
@@ -130,8 +138,14 @@ class IOPubThread(iostream.IOPubThread):
     def start(self) -> None:
         super().start()
         if self._xpub:
-            # subscriptions that arrived before the loop watched the socket
-            self.schedule(self._on_socket_events)
+            # subscriptions that arrived before the loop watched the socket, and those
+            # whose FD notification a sender consumed
+            self.schedule(self._start_polling)
+
+    def _start_polling(self) -> None:
+        self._poller = PeriodicCallback(self._on_socket_events, SUBSCRIPTION_POLL * 1000)
+        self._poller.start()
+        self._on_socket_events()
 
     def stop(self) -> None:
         """Flush the streams, then stop the IO thread (messages already sent stay queued
@@ -140,8 +154,14 @@ class IOPubThread(iostream.IOPubThread):
             self.flush_streams()
         if self._xpub and self.thread.is_alive():
             # the loop closes the fds it watches when it ends; the socket is ours to close
-            self.io_loop.add_callback(self.io_loop.remove_handler, self.socket)
+            self.io_loop.add_callback(self._stop_watching)
         super().stop()
+
+    def _stop_watching(self) -> None:
+        poller = getattr(self, "_poller", None)
+        if poller is not None:
+            poller.stop()
+        self.io_loop.remove_handler(self.socket)
 
     def close(self) -> None:
         with self._lock:
@@ -189,7 +209,10 @@ class IOPubThread(iostream.IOPubThread):
                 finally:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGINT)
             if self._xpub:
-                self._read_subscriptions()
+                now = _monotonic()
+                if now - self._checked >= SUBSCRIPTION_CHECK:
+                    self._checked = now
+                    self._read_subscriptions()
         return None
 
 
