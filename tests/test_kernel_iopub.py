@@ -336,7 +336,9 @@ os.waitpid(pid, 0)
 subprocess.run(["echo", "from a subprocess"], check=True)
 """
     out = more_output(kc, stdout_of(run(kc, code)), "forked child", "from a subprocess")
-    assert "forked child\n" in out
+    # a child pipes each flush over a connection of its own (ipykernel's mechanism): its
+    # print's text and newline may arrive apart, around the subprocess's line
+    assert "forked child" in out
     assert "from a subprocess\n" in out
 
 

@@ -32,7 +32,7 @@ IMPORTS = [
 ]
 PYTEST_INI = """\
 [pytest]
-addopts = -p no:cacheprovider -q
+addopts = -p no:cacheprovider -p no:asyncio -q
 filterwarnings =
     error
     ignore:datetime.datetime.utcfromtimestamp:DeprecationWarning
