@@ -116,6 +116,7 @@ class Kernel:
         self, name: str, spec: str, kernel_dirs: list[str], env: dict[str, str], session: t.Any
     ) -> None:
         import jupyter_client
+        import zmq
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
@@ -137,7 +138,12 @@ class Kernel:
         client = jupyter_client.BlockingKernelClient
         if name == "jsession":
             client = jsession.kernel.BlockingKernelClient
-        self.kc = client(session=session)
+        # no receive high-water mark: libzmq's thread drains the kernel's queue whatever
+        # this process's pace, so a burst is never cut by the kernel's PUB dropping
+        # messages (for both clients alike)
+        context = zmq.Context()
+        context.setsockopt(zmq.RCVHWM, 0)
+        self.kc = client(session=session, context=context)
         self.kc.load_connection_file(self.km.connection_file)
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
@@ -191,6 +197,8 @@ class Kernel:
                 got += 1
             elif mt == "error":
                 raise RuntimeError("\n".join(msg["content"]["traceback"]))
+            elif mt == "status" and msg["content"]["execution_state"] == "idle":
+                raise RuntimeError(f"{n - got} of {n} messages lost (dropped at a high-water mark?)")
         end = time.perf_counter()
         if t0 is None:
             raise AssertionError("no t0 message before the burst")
