@@ -49,6 +49,7 @@ from ipykernel import iostream
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .. import _backend
+from ..session import ZERO_COPY_MIN
 
 __all__ = ["IOPubThread", "OutStream"]
 
@@ -69,8 +70,8 @@ _SNDMORE = zmq.SNDMORE
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _SIGINT = {signal.SIGINT}
-# frames from this size on are sent without a copy (jupyter_client's copy_threshold)
-COPY_THRESHOLD = 2**16
+# frames from this size on are sent without a copy: the crossover Session.send uses
+COPY_THRESHOLD = ZERO_COPY_MIN
 # seconds between reads of the socket's events by senders (a read costs libzmq a mutex and
 # a getpid(); a send may take the FD notification of a subscription that arrived meanwhile)
 SUBSCRIPTION_CHECK = 0.005
@@ -185,7 +186,8 @@ class IOPubThread(iostream.IOPubThread):
     def send_multipart(self, msg_parts: t.Any, flags: int = 0, copy: bool = True, **kwargs: t.Any) -> None:
         """Send one message now, from this thread (forked children pipe it to the parent).
 
-        With ``copy=False`` the frames of at least 64 KiB are sent without a copy.
+        With ``copy=False`` the frames of at least ``COPY_THRESHOLD`` bytes (256 KiB,
+        ``jsession.session.ZERO_COPY_MIN``) are sent without a copy, the others copied.
         """
         if _pid != self._master_pid:
             return self._really_send(msg_parts, flags, copy=copy, **kwargs)
