@@ -257,3 +257,33 @@ def test_receiving_a_large_buffer_costs_no_extra_memory(tmp_path, implementation
     growth = int(out.strip().splitlines()[-1])
     # ZeroMQ's own receive buffer is the only copy: the growth stays within 1.05x the buffer
     assert growth <= 1.05 * size, growth
+
+
+# -----------------------------------------------------------------------------
+# send_frames: one whole multipart message, even when a send is interrupted
+# -----------------------------------------------------------------------------
+
+
+def test_send_frames_sends_one_multipart_message(impl, pair_sockets):
+    a, b = pair_sockets
+    impl.frames.send_frames(zmq.backend.Socket.send, a, [b"x", b"y" * 100_000, b"z"], zmq.SNDMORE)
+    assert b.recv_multipart() == [b"x", b"y" * 100_000, b"z"]
+
+
+def test_send_frames_finishes_the_message_before_a_keyboard_interrupt(impl):
+    # as when libzmq's send returns EINTR and pyzmq runs the SIGINT handler: the frame was
+    # not taken, so it is sent again, then the rest, then the interrupt is raised
+    sent: list[tuple[bytes, int]] = []
+    calls = 0
+
+    def send(socket, part, flags):
+        nonlocal calls
+        calls += 1
+        if calls in (2, 3):
+            raise KeyboardInterrupt(calls)
+        sent.append((part, flags))
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        impl.frames.send_frames(send, None, [b"a", b"b", b"c"], 2)
+    assert raised.value.args == (2,)  # the first interrupt
+    assert sent == [(b"a", 2), (b"b", 2), (b"c", 0)]

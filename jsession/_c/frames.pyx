@@ -103,13 +103,23 @@ def frame_sizes(frames):
 
 def send_frames(send, socket, frames, int sndmore):
     """``send(socket, frame, sndmore)`` for every frame but the last, then
-    ``send(socket, last, 0)``: one multipart message.
+    ``send(socket, last, 0)``: one multipart message, always whole.
 
-    Compiled, the loop runs no Python bytecode between frames, so a signal handler
-    (KeyboardInterrupt) cannot cut a message in two on the main thread.
+    Compiled, the loop runs no Python bytecode between frames, so a signal handler cannot
+    run there; it can run inside ``send`` when a system call in libzmq is interrupted
+    (EINTR, the frame not taken), and raise KeyboardInterrupt there: that frame is sent
+    again, the rest of the message too, and the KeyboardInterrupt is raised after.
     """
     cdef list parts = frames if type(frames) is list else list(frames)
-    cdef Py_ssize_t i, last = len(parts) - 1
-    for i in range(last):
-        send(socket, parts[i], sndmore)
-    send(socket, parts[last], 0)
+    cdef Py_ssize_t i = 0, last = len(parts) - 1
+    interrupted = None
+    while i <= last:
+        try:
+            send(socket, parts[i], sndmore if i < last else 0)
+        except KeyboardInterrupt as e:
+            if interrupted is None:
+                interrupted = e
+            continue
+        i += 1
+    if interrupted is not None:
+        raise interrupted

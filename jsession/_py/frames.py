@@ -79,10 +79,22 @@ def send_frames(send: Any, socket: Any, frames: Any, sndmore: int) -> None:
     """``send(socket, frame, sndmore)`` for every frame but the last, then
     ``send(socket, last, 0)``: one multipart message.
 
-    Unlike the compiled twin, a signal handler may run between two frames here.
+    A KeyboardInterrupt raised inside ``send`` (an interrupted system call in libzmq, the
+    frame not taken) is raised after the rest of the message is sent. Unlike the compiled
+    twin, a signal handler may also run between two frames here, where it cannot be told
+    apart: the caller blocks SIGINT around it.
     """
     parts = frames if type(frames) is list else list(frames)
     last = len(parts) - 1
-    for i in range(last):
-        send(socket, parts[i], sndmore)
-    send(socket, parts[last], 0)
+    interrupted = None
+    i = 0
+    while i <= last:
+        try:
+            send(socket, parts[i], sndmore if i < last else 0)
+        except KeyboardInterrupt as e:
+            if interrupted is None:
+                interrupted = e
+            continue
+        i += 1
+    if interrupted is not None:
+        raise interrupted
