@@ -106,9 +106,10 @@ def send_frames(send, socket, frames, int sndmore):
     ``send(socket, last, 0)``: one multipart message, always whole.
 
     Compiled, the loop runs no Python bytecode between frames, so a signal handler cannot
-    run there; it can run inside ``send`` when a system call in libzmq is interrupted
-    (EINTR, the frame not taken), and raise KeyboardInterrupt there: that frame is sent
-    again, the rest of the message too, and the KeyboardInterrupt is raised after.
+    run there; it runs inside ``send`` (pyzmq checks for signals after every libzmq call).
+    A KeyboardInterrupt raised there is held until the rest of the message is sent: the
+    frame counts as taken, unless libzmq said EINTR (interrupted before taking it), when it
+    is sent again.
     """
     cdef list parts = frames if type(frames) is list else list(frames)
     cdef Py_ssize_t i = 0, last = len(parts) - 1
@@ -117,9 +118,16 @@ def send_frames(send, socket, frames, int sndmore):
         try:
             send(socket, parts[i], sndmore if i < last else 0)
         except KeyboardInterrupt as e:
+            # pyzmq runs the signal handlers after every libzmq call: the frame was
+            # taken unless the call itself was interrupted (EINTR)
             if interrupted is None:
                 interrupted = e
-            continue
+            import errno
+
+            import zmq
+
+            if zmq.zmq_errno() == errno.EINTR:
+                continue
         i += 1
     if interrupted is not None:
         raise interrupted

@@ -79,8 +79,9 @@ def send_frames(send: Any, socket: Any, frames: Any, sndmore: int) -> None:
     """``send(socket, frame, sndmore)`` for every frame but the last, then
     ``send(socket, last, 0)``: one multipart message.
 
-    A KeyboardInterrupt raised inside ``send`` (an interrupted system call in libzmq, the
-    frame not taken) is raised after the rest of the message is sent. Unlike the compiled
+    A KeyboardInterrupt raised inside ``send`` (pyzmq checks for signals after every libzmq
+    call) is held until the rest of the message is sent: the frame counts as taken, unless
+    libzmq said EINTR (interrupted before taking it), when it is sent again. Unlike the compiled
     twin, a signal handler may also run between two frames here, where it cannot be told
     apart: the caller blocks SIGINT around it.
     """
@@ -92,9 +93,16 @@ def send_frames(send: Any, socket: Any, frames: Any, sndmore: int) -> None:
         try:
             send(socket, parts[i], sndmore if i < last else 0)
         except KeyboardInterrupt as e:
+            # pyzmq runs the signal handlers after every libzmq call: the frame was
+            # taken unless the call itself was interrupted (EINTR)
             if interrupted is None:
                 interrupted = e
-            continue
+            import errno
+
+            import zmq
+
+            if zmq.zmq_errno() == errno.EINTR:
+                continue
         i += 1
     if interrupted is not None:
         raise interrupted

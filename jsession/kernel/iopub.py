@@ -18,8 +18,9 @@ Guarantees, as with ipykernel:
 - a stream's output is taken from its buffer and sent under the same lock, so two
   flushes of one stream (a timer on the IO thread, ``flush()`` elsewhere) cannot swap;
 - a message is whole on the wire: the frames of one message are sent by a compiled loop
-  that runs no Python code between them, so a KeyboardInterrupt on the main thread
-  cannot cut it in two (with the pure-Python core, SIGINT is blocked during the send);
+  that runs no Python code between them and holds a KeyboardInterrupt raised inside a
+  send (pyzmq runs signal handlers after each libzmq call) until the last frame is sent
+  (with the pure-Python core, SIGINT is blocked during the send);
 - forked and ``multiprocessing`` children pipe their messages to the parent, which
   publishes them (ipykernel's mechanism, unchanged); file-descriptor capture is
   ipykernel's;
@@ -122,8 +123,7 @@ class IOPubThread(iostream.IOPubThread):
             self._read_subscriptions()
 
     def _read_subscriptions(self) -> None:
-        """Handle every waiting (un)subscription. Called with the lock held, after each
-        send too: a send may take the edge of the socket's FD notification."""
+        """Handle every waiting (un)subscription, on the IO thread with the lock held."""
         sock = self.socket
         if sock is None or sock.closed:
             return
@@ -214,7 +214,10 @@ class IOPubThread(iostream.IOPubThread):
                 now = _monotonic()
                 if now - self._checked >= SUBSCRIPTION_CHECK:
                     self._checked = now
-                    self._read_subscriptions()
+                    if t.cast(int, _get(sock, _EVENTS)) & _POLLIN:
+                        # read by the IO thread, which sends the welcome: no signal
+                        # handler runs there to cut that message
+                        self.schedule(self._on_socket_events)
         return None
 
 
