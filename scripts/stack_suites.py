@@ -191,8 +191,9 @@ def main() -> int:
             f"  audit: {audit['processes_on_jsession']} processes built jsession Sessions "
             f"({audit['kernels_on_jsession']} kernels), {len(audit['not_jsession'])} Sessions were not jsession's"
         )
-        for entry in audit["not_jsession"]:
-            print(f"    NOT JSESSION: {entry}")
+        for entry in audit["not_jsession"][:5]:
+            where = "".join(entry.get("stack", [])[-2:]).strip()
+            print(f"    NOT JSESSION: pid {entry['pid']} {entry['argv']}: {entry['class']}\n      {where}")
         for d in report["differ"]:
             print(f"  DIFFERS: {d['test']}: stock {d['stock']}, switched {d['switched']}")
         for t in report["flaky"]:
