@@ -106,7 +106,9 @@ def _swap() -> None:
             replacements[name] = getattr(core, name)
     # reference object's id -> (the reference object, jsession's); the object is kept so
     # that its id stays its own while the scan runs
-    by_id = {id(getattr(reference, name)): (getattr(reference, name), new) for name, new in replacements.items()}
+    by_id = {
+        id(getattr(reference, name)): (getattr(reference, name), new) for name, new in replacements.items()
+    }
     for name, new in replacements.items():
         setattr(reference, name, new)
     for module in list(sys.modules.values()):
@@ -209,7 +211,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
         # an instance attribute: the loader stays the finder's own object, of its own class
         try:
-            loader.exec_module = exec_then_callback  # type: ignore[union-attr]
+            loader.exec_module = exec_then_callback
         except AttributeError:  # a loader that takes no attributes: no switch
             return spec
         return spec
@@ -234,13 +236,13 @@ def _audit(path: str, original_class: type) -> None:
         with open(path, "a", encoding="utf8") as f:
             f.write(json.dumps(entry) + "\n")
 
-    reference_init = original_class.__init__
+    reference_init = original_class.__dict__["__init__"]
 
     def reference_session_init(self: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
         record("reference", type(self))
         reference_init(self, *args, **kwargs)
 
-    jsession_init = kernel_session._ReferenceWithoutInit.__init__
+    jsession_init = kernel_session._ReferenceWithoutInit.__dict__["__init__"]
 
     def jsession_session_init(self: t.Any, **kwargs: t.Any) -> None:
         if not seen_jsession[0]:
@@ -248,5 +250,5 @@ def _audit(path: str, original_class: type) -> None:
             record("jsession", type(self))
         jsession_init(self, **kwargs)
 
-    original_class.__init__ = reference_session_init  # type: ignore[method-assign]
-    kernel_session._ReferenceWithoutInit.__init__ = jsession_session_init  # type: ignore[method-assign]
+    type.__setattr__(original_class, "__init__", reference_session_init)
+    type.__setattr__(kernel_session._ReferenceWithoutInit, "__init__", jsession_session_init)

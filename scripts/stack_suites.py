@@ -110,7 +110,11 @@ def read_audit(audit: Path) -> dict[str, object]:
         e["pid"] for e in entries if e["kind"] == "jsession" and any("kernel" in str(a) for a in e["argv"])
     }
     others = [e for e in entries if e["kind"] != "jsession"]
-    return {"processes_on_jsession": len(jsession_pids), "kernels_on_jsession": len(kernels), "not_jsession": others}
+    return {
+        "processes_on_jsession": len(jsession_pids),
+        "kernels_on_jsession": len(kernels),
+        "not_jsession": others,
+    }
 
 
 def compare(name: str, version: str, workdir: Path, args: list[str], reruns: int) -> dict[str, object]:
@@ -166,7 +170,9 @@ def _node_id(root: Path, test_id: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("suites", nargs="*", help=f"some of {', '.join(SUITES)} (default: all three)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/jsession-stack-suites"))
     parser.add_argument("--reruns", type=int, default=2, help="rerun differing tests this many times")
@@ -189,7 +195,8 @@ def main() -> int:
         print(f"{report['suite']}: stock {report['stock']}, switched {report['switched']}")
         print(
             f"  audit: {audit['processes_on_jsession']} processes built jsession Sessions "
-            f"({audit['kernels_on_jsession']} kernels), {len(audit['not_jsession'])} Sessions were not jsession's"
+            f"({audit['kernels_on_jsession']} kernels), "
+            f"{len(audit['not_jsession'])} Sessions were not jsession's"
         )
         for entry in audit["not_jsession"][:5]:
             where = "".join(entry.get("stack", [])[-2:]).strip()

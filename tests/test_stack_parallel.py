@@ -114,8 +114,8 @@ def test_cluster_runs_numpy_tasks_on_jsession(cluster, tmp_path):
         timeout=180,
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:] + (
-        (tmp_path / "ipcluster.log").read_text()[-3000:]
+    assert result.returncode == 0, (
+        result.stdout[-3000:] + result.stderr[-5000:] + ((tmp_path / "ipcluster.log").read_text()[-3000:])
     )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert time.monotonic() - started < 180
@@ -123,7 +123,9 @@ def test_cluster_runs_numpy_tasks_on_jsession(cluster, tmp_path):
     # inside every process: the switch on, jupyter_client.session.Session jsession's
     assert report["client"] == [report["client"][0], True, "jsession.kernel.session"]
     assert len(report["engines"]) == 2
-    assert all(installed and module == "jsession.kernel.session" for _, installed, module in report["engines"])
+    assert all(
+        installed and module == "jsession.kernel.session" for _, installed, module in report["engines"]
+    )
 
     # and the audit: no Session but jsession's anywhere; the controller, both engines and
     # the client built jsession's

@@ -25,9 +25,8 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest.importorskip("ipykernel")
 tornado_httpclient = pytest.importorskip("tornado.httpclient")
-from tornado.websocket import websocket_connect  # noqa: E402
-
 from switched import assert_all_jsession, free_port, run_command, switched_env, tool  # noqa: E402
+from tornado.websocket import websocket_connect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -49,7 +48,8 @@ get_ipython().kernel.comm_manager.register_target("jsession-echo", _echo_target)
 
 SESSION_REPORT = """
 import json, jsession
-print(json.dumps({"module": type(get_ipython().kernel.session).__module__, "installed": jsession.installed()}))
+module = type(get_ipython().kernel.session).__module__
+print(json.dumps({"module": module, "installed": jsession.installed()}))
 """
 
 
@@ -139,7 +139,13 @@ class KernelSocket:
             parts = [json.dumps(p).encode() for p in (header, {}, {}, content)]
             await self.ws.write_message(encode_v1(channel, [*parts, *buffers]), binary=True)
         else:
-            msg = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": channel}
+            msg = {
+                "header": header,
+                "parent_header": {},
+                "metadata": {},
+                "content": content,
+                "channel": channel,
+            }
             if buffers:
                 await self.ws.write_message(encode_binary(msg, list(buffers)), binary=True)
             else:
@@ -175,9 +181,9 @@ class KernelSocket:
         while True:
             msg = await self.recv()
             self.seen.append(msg)
-            if msg["channel"] == channel and msg["parent_header"].get("msg_id") == msg_id:
-                if msg_type is None or msg["header"]["msg_type"] == msg_type:
-                    return msg
+            mine = msg["channel"] == channel and msg["parent_header"].get("msg_id") == msg_id
+            if mine and (msg_type is None or msg["header"]["msg_type"] == msg_type):
+                return msg
 
     seen: list[dict]
 
@@ -193,7 +199,9 @@ class KernelSocket:
         ]
         while not any(m["content"]["execution_state"] == "idle" for m in idle):
             idle.append(await self.reply_to(msg_id, "iopub", "status"))
-        iopub = [m for m in self.seen if m["channel"] == "iopub" and m["parent_header"].get("msg_id") == msg_id]
+        iopub = [
+            m for m in self.seen if m["channel"] == "iopub" and m["parent_header"].get("msg_id") == msg_id
+        ]
         return reply, iopub
 
 
@@ -273,7 +281,9 @@ async def _drive(base: str, protocol: str | None) -> dict:
         assert text == "line 0\nline 1\nline 2\n"
 
         reply, iopub = await sock.execute(SESSION_REPORT)
-        report = json.loads("".join(m["content"]["text"] for m in iopub if m["header"]["msg_type"] == "stream"))
+        report = json.loads(
+            "".join(m["content"]["text"] for m in iopub if m["header"]["msg_type"] == "stream")
+        )
         assert report == {"module": "jsession.kernel.session", "installed": True}
 
         # a comm echo of an 8 MiB binary buffer, both ways through the server
@@ -281,16 +291,23 @@ async def _drive(base: str, protocol: str | None) -> dict:
         assert reply["content"]["status"] == "ok"
         comm_id = uuid.uuid4().hex
         sock.seen = []
-        await sock.send("shell", "comm_open", {"comm_id": comm_id, "target_name": "jsession-echo", "data": {}})
+        await sock.send(
+            "shell", "comm_open", {"comm_id": comm_id, "target_name": "jsession-echo", "data": {}}
+        )
         payload = os.urandom(8 * MiB)
         msg_id = await sock.send("shell", "comm_msg", {"comm_id": comm_id, "data": {}}, buffers=(payload,))
         echo = await sock.reply_to(msg_id, "iopub", "comm_msg")
-        assert echo["content"]["data"] == {"nbytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+        assert echo["content"]["data"] == {
+            "nbytes": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
         assert len(echo["buffers"]) == 1 and echo["buffers"][0] == payload
 
         # interrupt a running cell
         sock.seen = []
-        msg_id = await sock.send("shell", "execute_request", {"code": "import time; time.sleep(60)", "silent": False})
+        msg_id = await sock.send(
+            "shell", "execute_request", {"code": "import time; time.sleep(60)", "silent": False}
+        )
         started = time.monotonic()
         await sock.reply_to(msg_id, "iopub", "execute_input")
         await _rest("POST", base, f"/api/kernels/{kernel['id']}/interrupt")

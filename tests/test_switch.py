@@ -16,9 +16,9 @@ import zmq
 
 pytest.importorskip("jupyter_client")
 
-from conftest import subprocess_env  # noqa: E402
 from switched import audit_entries, run_command  # noqa: E402
 
+from conftest import subprocess_env  # noqa: E402
 from jsession.session import DELIM, DONE, Session  # noqa: E402
 
 
@@ -123,7 +123,10 @@ def test_importing_jsession_changes_nothing():
 
 
 def test_run_switches_the_command_and_the_pythons_beneath_it(tmp_path):
-    child = "import json, jupyter_client.session as s, jsession; print(json.dumps([s.Session.__module__, jsession.installed()]))"
+    child = (
+        "import json, jupyter_client.session as s, jsession;"
+        "print(json.dumps([s.Session.__module__, jsession.installed()]))"
+    )
     report = python(
         f"""
         import json, subprocess, sys
@@ -140,8 +143,9 @@ def test_run_costs_a_python_that_never_imports_jupyter_client_no_import():
     report = python(
         """
         import json, sys
-        print(json.dumps({"jsession": sorted(m for m in sys.modules if m.startswith(("jsession", "zmq", "jupyter"))),
-                          "switch_waiting": any(getattr(f, "jsession_switch", False) for f in sys.meta_path)}))
+        loaded = sorted(m for m in sys.modules if m.startswith(("jsession", "zmq", "jupyter")))
+        waiting = any(getattr(f, "jsession_switch", False) for f in sys.meta_path)
+        print(json.dumps({"jsession": loaded, "switch_waiting": waiting}))
         """,
         switched=True,
     )
@@ -149,7 +153,9 @@ def test_run_costs_a_python_that_never_imports_jupyter_client_no_import():
 
 
 def test_run_keeps_the_sitecustomize_it_shadows(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text("import builtins\nbuiltins.SHADOWED_SITECUSTOMIZE_RAN = True\n")
+    (tmp_path / "sitecustomize.py").write_text(
+        "import builtins\nbuiltins.SHADOWED_SITECUSTOMIZE_RAN = True\n"
+    )
     env = subprocess_env()
     env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
     report = python(

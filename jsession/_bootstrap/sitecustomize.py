@@ -2,9 +2,9 @@
 directory on PYTHONPATH and set ``JSESSION_SWITCH=1``), then runs the ``sitecustomize`` that
 this one shadows, if there is one.
 
-Only the standard library is imported here, and nothing else happens until jupyter_client is
-imported: a Python process that never imports it pays for a few lines (Python's startup time
-matters to every command beneath ``run``: not even ``typing`` or ``json``). jsession itself is imported then, and
+Only ``os`` and ``sys`` are imported here (not even ``typing``), and nothing else happens until
+jupyter_client is imported: a Python process that never imports it pays for a few lines
+(startup time matters to every command beneath ``run``). jsession is imported then, and
 ``jsession.switch.install()`` swaps jupyter_client's Session as jupyter_client finishes importing.
 """
 
@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
+
+TYPE_CHECKING = False  # typing is not imported: it costs milliseconds at every startup
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -22,7 +28,9 @@ class _Trampoline:
     # jsession.installed() looks for this mark: the switch is on before jsession is imported
     jsession_switch = True
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname != "jupyter_client":
             return None
         if self in sys.meta_path:
