@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,11 +39,9 @@ SUITES = {
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jsession-tests"
 # the suites' own pytest settings, less colour (the output is read) and the cache; newer
 # pytest-asyncio warns (an error under their filterwarnings) unless its loop scope is set
-PYTEST = [
-    sys.executable,
-    *("-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-q"),
-    *("-o", "asyncio_default_fixture_loop_scope=function"),
-]
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-q"]
+if importlib.util.find_spec("pytest_asyncio"):
+    PYTEST += ["-o", "asyncio_default_fixture_loop_scope=function"]
 
 
 def sdist(name: str, version: str) -> Path:

@@ -9,6 +9,7 @@ and every Session built, in pytest and in the kernels, must be jsession's.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -44,6 +45,8 @@ def test_jupyter_client_slice_passes_switched(jupyter_client_tree, tmp_path):
     audit = tmp_path / "audit.jsonl"
     env = subprocess_env(JSESSION_AUDIT=str(audit), JUPYTER_PLATFORM_DIRS="1")
     command = [tool("python"), "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-q", *SLICE]
+    if importlib.util.find_spec("pytest_asyncio"):  # it warns (an error there) unless this is set
+        command[3:3] = ["-o", "asyncio_default_fixture_loop_scope=function"]
     result = subprocess.run(
         run_command(*command), cwd=jupyter_client_tree, env=env, capture_output=True, text=True, timeout=380
     )

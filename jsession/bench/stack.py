@@ -2,6 +2,7 @@
 
 Whole programs, timed in processes of their own, stock and switched taking turns:
 
+- a bare ``python -c pass`` (what the bootstrap adds to every Python process beneath ``run``);
 - nbclient executing a notebook whose cells stream output and send comm messages (wall time
   of the cells, kernel start excluded);
 - jupyter_server relaying a kernel's IOPub stream (comm messages) to a websocket client, in
@@ -111,6 +112,35 @@ def _result(case: Case, runs: dict[str, list[dict[str, Any]]], key: str) -> Case
     return result
 
 
+# -- startup ---------------------------------------------------------------------------------
+
+
+def run_startup(
+    case: Case, impls: list[Impl], env: Env, settings: Settings, progress: Progress
+) -> CaseResult:
+    """``python -c pass``, stock and with run's environment, alternating: what the bootstrap
+    adds to every Python process beneath ``jsession run``."""
+    from jsession.run import switched_environment
+
+    rounds = 10 if settings.quick else 40
+    environments = {STOCK: dict(os.environ), SWITCHED: switched_environment()}
+    environments[STOCK].pop("JSESSION_SWITCH", None)
+    result = CaseResult(case)
+    for impl in impls:
+        result.runs[impl.name] = []
+    for index in range(rounds):
+        progress.update(f"{case.name} [{index + 1}/{rounds}]")
+        order = impls if index % 2 == 0 else impls[::-1]
+        for impl in order:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=environments[impl.name], check=True)
+            result.runs[impl.name].append(time.perf_counter() - start)
+    for name, runs in result.runs.items():
+        result.best[name] = min(runs)
+        result.extra[name] = {"median": sorted(runs)[len(runs) // 2]}
+    return result
+
+
 # -- nbclient --------------------------------------------------------------------------------
 
 
@@ -166,6 +196,11 @@ async def _server_relay(messages: int) -> dict[str, Any]:
 
     token = uuid.uuid4().hex
     port = _free_port()
+    # a plain server: no extension (ipyparallel's, when installed, turns header dates off)
+    config_dir = os.environ["JUPYTER_CONFIG_DIR"]
+    os.makedirs(config_dir, exist_ok=True)
+    with open(os.path.join(config_dir, "jupyter_server_config.json"), "w") as f:
+        json.dump({"ServerApp": {"jpserver_extensions": {"ipyparallel": False}}}, f)
     jupyter_server = os.path.join(os.path.dirname(sys.executable), "jupyter-server")
     server = subprocess.Popen(
         [
@@ -323,6 +358,7 @@ SECTION = Section(
     "stack",
     "The Jupyter stack, stock and under python -m jsession run",
     (
+        _case("stack_startup", "python -c pass: interpreter start", run_startup),
         _case("stack_nbclient", "nbclient: notebook, 6 cells of streams and comm messages", run_nbclient),
         _case("stack_server_relay", "jupyter_server: IOPub to websocket, per message", run_server),
         _case("stack_server_cpu", "jupyter_server: server CPU per relayed message", run_server),
