@@ -49,11 +49,17 @@ COMM_CELL = (
     "for i in range({n}):\n    c.send({{'i': i, 'text': 'y' * 100}})\n"
     "c.close()\n"
 )
-# the kernel side of the server case: comm messages on IOPub as fast as the kernel sends them
+# the kernel side of the server case: comm messages on IOPub as fast as the kernel sends them,
+# in bursts that each wait for the client (an input request) so that no queue overflows: a
+# ZeroMQ PUB socket drops what its subscriber has not taken past 1000 messages
+BURST = 500
 PUBLISH = (
     "from comm import create_comm\n"
     "c = create_comm(target_name='jsession-bench')\n"
-    "for i in range({n}):\n    c.send({{'i': i, 'text': 'z' * 100}})\n"
+    "for burst in range({n} // {burst}):\n"
+    "    for i in range({burst}):\n"
+    "        c.send({{'i': i, 'text': 'z' * 100}})\n"
+    "    input()\n"
 )
 
 
@@ -235,35 +241,42 @@ async def _server_relay(messages: int) -> dict[str, Any]:
             max_message_size=2**26,
         )
 
-        async def execute(code: str) -> tuple[int, float, float]:
+        async def send(channel: str, msg_type: str, content: dict[str, Any]) -> str:
             msg_id = uuid.uuid4().hex
             header = {
                 "msg_id": msg_id,
-                "msg_type": "execute_request",
+                "msg_type": msg_type,
                 "username": "bench",
                 "session": "bench",
                 "date": "2026-01-01T00:00:00.000000Z",
                 "version": "5.4",
             }
-            await ws.write_message(
-                json.dumps(
-                    {
-                        "header": header,
-                        "parent_header": {},
-                        "metadata": {},
-                        "content": {"code": code, "silent": False},
-                        "channel": "shell",
-                    }
-                )
+            msg = {
+                "header": header,
+                "parent_header": {},
+                "metadata": {},
+                "content": content,
+                "channel": channel,
+            }
+            await ws.write_message(json.dumps(msg))
+            return msg_id
+
+        async def execute(code: str) -> tuple[int, float, float]:
+            msg_id = await send(
+                "shell", "execute_request", {"code": code, "silent": False, "allow_stdin": True}
             )
             count, first, last = 0, 0.0, 0.0
             while True:
                 data: Any = await asyncio.wait_for(ws.read_message(), 120)
                 msg = json.loads(data)
-                if msg["parent_header"].get("msg_id") != msg_id or msg["channel"] != "iopub":
+                if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 kind = msg["header"]["msg_type"]
-                if kind == "comm_msg":
+                if kind == "input_request":  # the end of a burst: let the kernel go on
+                    await send("stdin", "input_reply", {"value": ""})
+                elif msg["channel"] != "iopub":
+                    continue
+                elif kind == "comm_msg":
                     count += 1
                     now = time.perf_counter()
                     first = first or now
@@ -277,9 +290,9 @@ async def _server_relay(messages: int) -> dict[str, Any]:
                 break
             except asyncio.TimeoutError:
                 continue
-        await execute(PUBLISH.format(n=200))  # warm up
+        await execute(PUBLISH.format(n=BURST, burst=BURST))  # warm up
         cpu_before = _cpu_seconds(server.pid)
-        count, first, last = await execute(PUBLISH.format(n=messages))
+        count, first, last = await execute(PUBLISH.format(n=messages, burst=BURST))
         cpu = _cpu_seconds(server.pid) - cpu_before
         ws.close()
         await http.fetch(f"http://{base}/api/kernels/{kernel['id']}", method="DELETE", headers=headers)
