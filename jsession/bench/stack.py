@@ -266,14 +266,15 @@ async def _server_relay(messages: int) -> dict[str, Any]:
                 "shell", "execute_request", {"code": code, "silent": False, "allow_stdin": True}
             )
             count, first, last = 0, 0.0, 0.0
+            asked = answered = 0  # input requests: the kernel has sent asked * BURST messages
             while True:
                 data: Any = await asyncio.wait_for(ws.read_message(), 120)
                 msg = json.loads(data)
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 kind = msg["header"]["msg_type"]
-                if kind == "input_request":  # the end of a burst: let the kernel go on
-                    await send("stdin", "input_reply", {"value": ""})
+                if kind == "input_request":
+                    asked += 1
                 elif msg["channel"] != "iopub":
                     continue
                 elif kind == "comm_msg":
@@ -283,6 +284,9 @@ async def _server_relay(messages: int) -> dict[str, Any]:
                     last = now
                 elif kind == "status" and msg["content"]["execution_state"] == "idle":
                     return count, first, last
+                if answered < asked and count >= asked * BURST:  # the whole burst is here
+                    await send("stdin", "input_reply", {"value": ""})
+                    answered += 1
 
         for _ in range(100):  # until the kernel answers
             try:
