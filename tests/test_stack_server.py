@@ -25,8 +25,9 @@ import pytest
 pytest.importorskip("jupyter_server")
 pytest.importorskip("ipykernel")
 tornado_httpclient = pytest.importorskip("tornado.httpclient")
-from switched import assert_all_jsession, free_port, run_command, switched_env, tool  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
+
+from switched import assert_all_jsession, free_port, run_command, switched_env, tool  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 

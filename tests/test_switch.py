@@ -16,10 +16,9 @@ import zmq
 
 pytest.importorskip("jupyter_client")
 
-from switched import audit_entries, run_command  # noqa: E402
-
 from conftest import subprocess_env  # noqa: E402
 from jsession.session import DELIM, DONE, Session  # noqa: E402
+from switched import audit_entries, run_command  # noqa: E402
 
 
 def python(code: str, *, switched: bool = False, env: dict[str, str] | None = None) -> dict:
