@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
 import struct
@@ -22,8 +23,9 @@ import uuid
 
 import pytest
 
-pytest.importorskip("jupyter_server")
-pytest.importorskip("ipykernel")
+# looked up, not imported: the server runs in processes of its own
+if not all(importlib.util.find_spec(m) for m in ("jupyter_server", "ipykernel")):
+    pytest.skip("needs jupyter_server and ipykernel", allow_module_level=True)
 tornado_httpclient = pytest.importorskip("tornado.httpclient")
 from tornado.websocket import websocket_connect  # noqa: E402
 
