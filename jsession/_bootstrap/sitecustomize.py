@@ -56,17 +56,20 @@ def _audit_missing(error: ImportError) -> None:
 
 
 def _chain() -> None:
-    """Run the sitecustomize module this one hides (a distribution's or a virtualenv's)."""
-    import importlib.machinery
-    import importlib.util
-
-    path = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
-    if spec is None or spec.loader is None:
-        return
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sitecustomize"] = module
-    spec.loader.exec_module(module)
+    """Run the sitecustomize module this one hides (a distribution's or a virtualenv's): import
+    it again with this directory off the path (importlib.util would cost milliseconds)."""
+    ours = sys.modules.pop("sitecustomize", None)
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+    try:
+        __import__("sitecustomize")  # the next one on the path, if any
+    except ImportError as e:
+        if e.name != "sitecustomize":
+            raise
+        if ours is not None:
+            sys.modules["sitecustomize"] = ours
+    finally:
+        sys.path[:] = saved
 
 
 if os.environ.get("JSESSION_SWITCH") == "1" and "jupyter_client" not in sys.modules:
