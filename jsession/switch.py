@@ -222,7 +222,7 @@ def _audit(path: str, original_class: type) -> None:
     every one that is not jsession's (an instance of jupyter_client's own ``original_class``)."""
     from jsession.kernel import session as kernel_session
 
-    seen_jsession = [False]
+    recorded_in = [0]  # the pid that recorded its first jsession Session (a fork records its own)
 
     def record(kind: str, cls: type) -> None:
         entry = {
@@ -245,8 +245,8 @@ def _audit(path: str, original_class: type) -> None:
     jsession_init = kernel_session._ReferenceWithoutInit.__dict__["__init__"]
 
     def jsession_session_init(self: t.Any, **kwargs: t.Any) -> None:
-        if not seen_jsession[0]:
-            seen_jsession[0] = True
+        if recorded_in[0] != os.getpid():
+            recorded_in[0] = os.getpid()
             record("jsession", type(self))
         jsession_init(self, **kwargs)
 
