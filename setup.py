@@ -18,6 +18,7 @@ Generated C goes to build/cython/, never beside the sources. `rm -rf build` empt
 import glob
 import hashlib
 import os
+import pathlib
 import platform
 import shutil
 import sys
@@ -109,7 +110,7 @@ def _cython_key(cython_version, directives):
         for ext in ("pyx", "pxd", "pxi", "h")
         for p in glob.glob(os.path.join(HERE, "jsession", "_c", "*." + ext))
     )
-    contents = [(os.path.basename(p), open(p, "rb").read()) for p in sources]
+    contents = [(os.path.basename(p), pathlib.Path(p).read_bytes()) for p in sources]
     return _digest(cython_version, sorted(directives.items()), contents)
 
 
