@@ -104,7 +104,7 @@ def _digest(*parts):
 
 
 def _cython_key(cython_version, directives):
-    """What the generated C depends on: every Cython source, header and stub of jsession._c."""
+    """What the generated C depends on: every Cython source, declaration and header of jsession._c."""
     sources = sorted(
         p
         for ext in ("pyx", "pxd", "pxi", "h")
@@ -155,6 +155,7 @@ class CachedBuildExt(build_ext):
         if os.path.isfile(cached):
             print(f"{ext.name}: unchanged, reusing {cached}")
             shutil.copy2(cached, target)
+            os.utime(cached)  # recently used: the last to be pruned
             return
         # the generated C lives in a directory named for its inputs: present means current
         (cythonized,) = cythonize(
@@ -163,8 +164,9 @@ class CachedBuildExt(build_ext):
         ext.sources = cythonized.sources  # the same Extension: setuptools has annotated it
         super().build_extension(ext)
         os.makedirs(os.path.dirname(cached), exist_ok=True)
-        shutil.copy2(target, cached + ".part")
-        os.replace(cached + ".part", cached)
+        partial = f"{cached}.{os.getpid()}.part"  # another build may be storing the same module
+        shutil.copy2(target, partial)
+        os.replace(partial, cached)
         self._prune(os.path.basename(target))
 
     @staticmethod
