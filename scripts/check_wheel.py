@@ -4,7 +4,7 @@
   core that failed to import is then a failure too);
 - on a free-threaded CPython, importing jsession's compiled modules leaves the GIL disabled
   (a module that does not declare itself free-threading safe turns it back on);
-- on Linux, the libcrypto loaded is the one the wheel bundles (``jsession.libs/``), and it is
+- on Linux, the libcrypto the wheel bundles (``jsession.libs/``) is the one loaded, and it is
   OpenSSL 3 (its version is printed).
 
     python -W error scripts/check_wheel.py
@@ -34,13 +34,13 @@ def main() -> None:
     if sys.platform.startswith("linux"):
         with open("/proc/self/maps") as maps:
             libs = {line.split()[-1] for line in maps if "libcrypto" in line}
-        assert len(libs) == 1, libs
-        (lib,) = libs
-        crypto = ctypes.CDLL(lib)
+        # Python's own _hashlib may have loaded another one (privately: RTLD_LOCAL)
+        bundled = [lib for lib in libs if f"jsession.libs{os.sep}libcrypto" in lib]
+        assert len(bundled) == 1, f"the libcrypto bundled in the wheel is not loaded: {libs}"
+        crypto = ctypes.CDLL(bundled[0])
         crypto.OpenSSL_version.restype = ctypes.c_char_p
         version = crypto.OpenSSL_version(0).decode()
-        print(f"libcrypto: {lib} ({version})")
-        assert f"jsession.libs{os.sep}libcrypto" in lib, "not the libcrypto bundled in the wheel"
+        print(f"libcrypto: {bundled[0]} ({version})")
         assert version.startswith("OpenSSL 3."), version
 
 
