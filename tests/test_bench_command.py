@@ -16,6 +16,7 @@ import pytest
 
 import jsession
 from jsession import bench
+from jsession.bench.sections import select
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the command's ipc cases are measured on Linux"
@@ -52,6 +53,34 @@ def test_quick_run_writes_every_case(tmp_path: Path) -> None:
         for impl, best in case["best"].items():
             assert best > 0 and len(case["runs"][impl]) >= 1, (name, impl)
         assert case["met"] in (True, False), name
-        assert case["target"]["kind"] in bench.TARGET_KINDS
+        assert case["targets"] and all(t["kind"] in bench.TARGET_KINDS for t in case["targets"]), name
+        assert case["section"] in bench.SECTIONS, name
     growth = data["cases"]["recv_1gib"]["best"]["jsession"]
     assert 0.5 < growth < 3  # peak RSS growth over the buffer size: a ratio near 1
+
+
+def test_sections_partition_the_cases() -> None:
+    # every case belongs to exactly one section, and the default run is the default sections
+    named = [case.name for section in bench.SECTIONS.values() for case in section.cases]
+    assert sorted(named) == sorted(bench.CASES)
+    assert len(named) == len(set(named))
+    default = [c.name for s in bench.SECTIONS.values() if s.default for c in s.cases]
+    assert [c.name for c in select(None, None)] == default
+    assert [c.name for c in select(["transport"], None)] == [
+        c.name for c in bench.SECTIONS["transport"].cases
+    ]
+    assert [c.name for c in select(["transport"], ["sign"])] == ["sign"]  # a named case wins
+
+
+def test_unknown_section_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--section", "session,nonesuch"])
+    assert exc.value.code == 2
+    assert "nonesuch" in capsys.readouterr().err
+
+
+def test_list_names_every_case(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in bench.CASES:
+        assert f"  {name}: " in out
