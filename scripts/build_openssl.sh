@@ -37,9 +37,13 @@ fi
 echo "$SHA256  $TARBALL" | sha256sum -c -
 tar -xzf "$TARBALL" -C "$WORK"
 cd "$WORK/openssl-$VERSION"
-# perl's IPC::Cmd and Time::Piece are needed by Configure; AlmaLinux's minimal perl lacks them
-if command -v dnf >/dev/null && ! perl -MIPC::Cmd -MTime::Piece -e 1 2>/dev/null; then
-    dnf install -y -q perl-IPC-Cmd perl-Time-Piece perl-FindBin perl-File-Compare perl-File-Copy >/dev/null
+# Configure needs perl and a few of its modules, which a minimal AlmaLinux may lack: installed
+# by what they provide ("perl(IPC::Cmd)"), whatever the package is called in that release
+if command -v dnf >/dev/null; then
+    command -v perl >/dev/null || dnf install -y -q perl-interpreter >/dev/null
+    for module in IPC::Cmd Time::Piece FindBin File::Compare File::Copy Pod::Usage; do
+        perl -M"$module" -e 1 2>/dev/null || dnf install -y -q "perl($module)" >/dev/null
+    done
 fi
 ./Configure --prefix="$PREFIX" --openssldir="$PREFIX/ssl" --libdir=lib shared no-tests no-docs >/dev/null
 make -s -j"$(nproc)" >/dev/null
