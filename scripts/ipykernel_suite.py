@@ -14,8 +14,10 @@ directory, never committed), version as installed. They run twice, in subprocess
   extends with those and its Session) publishes through them. Sessions stay
   jupyter_client's in-process: swapping them is ``jsession.install()``'s business.
 
-Prints the counts of each run and every test whose outcome differs. Needs the extras
-``kernel-suite`` (pytest-asyncio, flaky, ...: what ipykernel's tests import).
+Prints the counts of each run and every test whose outcome differs. Needs the ``suites``
+extra (pytest-asyncio, flaky, ...: what ipykernel's tests import). ``scripts/stack_suites.py``
+compares the same suite stock and under ``jsession run`` (jsession's Session everywhere);
+this one is about the kernel's publishing path.
 """
 
 from __future__ import annotations

@@ -32,11 +32,12 @@ IMPORTS = [
 ]
 PYTEST_INI = """\
 [pytest]
-addopts = -p no:cacheprovider -p no:asyncio -q
+addopts = -p no:cacheprovider -q
 filterwarnings =
     error
     ignore:datetime.datetime.utcfromtimestamp:DeprecationWarning
     ignore:datetime.datetime.utcnow:DeprecationWarning
+    ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset
 """
 
 
