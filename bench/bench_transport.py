@@ -1,6 +1,7 @@
 """Round trips over ipc (PAIR sockets in one process), and a 1 GiB receive's peak memory.
 
-Raw pyzmq (``send_multipart``/``recv_multipart`` of the same frames) is the floor.
+The floors take part too: raw pyzmq moving the same frames copied and not copied, and for
+the 4 MiB display_data the work floor (orjson pack, two HMACs, unpack, and the same move).
 """
 
 import pytest

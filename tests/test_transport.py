@@ -87,6 +87,67 @@ def test_tracking_a_message_without_large_frames_is_done_at_once(session, pair_s
     assert msg["tracker"] is ss.DONE
 
 
+def _sent_without_a_copy(session, socket, size):
+    """Whether send handed a ``size``-byte buffer to ZeroMQ without copying it: only such
+    a frame is tracked (a copied one is released at once)."""
+    msg = session.send(socket, "x", buffers=[bytearray(size)], track=True)
+    return msg["tracker"] is not ss.DONE
+
+
+def test_default_threshold_sends_from_the_measured_crossover(session, pair_sockets):
+    # the trait reads as jupyter_client's default, and the measured size applies
+    assert session.copy_threshold == ss.DEFAULT_COPY_THRESHOLD == 2**16
+    a, b = pair_sockets
+    sizes = [2**16, ss.ZERO_COPY_MIN - 1, ss.ZERO_COPY_MIN, 2**20]
+    assert [_sent_without_a_copy(session, a, n) for n in sizes] == [False, False, True, True]
+    for n in sizes:
+        _, msg = session.recv(b, mode=0, copy=False)
+        assert msg["buffers"][0].nbytes == n
+
+
+@pytest.mark.parametrize("threshold", [2**16 - 1, 2**16 + 1, 2**20])
+def test_an_explicit_copy_threshold_is_used_as_given(impl, pair_sockets, threshold):
+    s = ss.Session(key=KEY, copy_threshold=threshold)
+    a, b = pair_sockets
+    for n in sorted({threshold - 1, threshold, 2**17}):
+        assert _sent_without_a_copy(s, a, n) is (n >= threshold), n
+        _, msg = s.recv(b, mode=0, copy=False)
+        assert msg["buffers"][0].nbytes == n
+
+
+def test_tracker_covers_zero_copy_frames_beside_copied_large_ones(session, pair_sockets):
+    # a 128 KiB frame is copied under the default rule, the 1 MiB one is not: the tracker
+    # waits for the 1 MiB frame alone
+    a, b = pair_sockets
+    msg = session.send(a, "data", buffers=[bytearray(1 << 17), bytearray(1 << 20)], track=True)
+    tracker = msg["tracker"]
+    assert tracker is not ss.DONE and len(tracker.peers) == 1
+    frames = b.recv_multipart(copy=False)
+    assert [len(f) for f in frames[-2:]] == [1 << 17, 1 << 20]
+    del frames
+    gc.collect()
+    assert _wait_done(tracker)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.parametrize("frames_know_more", [True, False], ids=["frame.more", "rcvmore"])
+def test_recv_takes_every_frame_of_one_message(session, pair_sockets, monkeypatch, copy, frames_know_more):
+    # both ways of finding a message's last frame: Frame.more (pyzmq's Cython backend) and
+    # asking the socket (any backend)
+    monkeypatch.setattr(ss, "_FRAMES_KNOW_MORE", frames_know_more and ss._FRAMES_KNOW_MORE)
+    a, b = pair_sockets
+    big = os.urandom(300_000)
+    session.send(a, "data", content={"k": 1}, ident=[b"id1", b"id2"], buffers=[b"one", big])
+    session.send(a, "next", content={})
+    idents, msg = session.recv(b, mode=0, copy=copy)
+    assert [bytes(i) for i in idents] == [b"id1", b"id2"]
+    assert msg["content"] == {"k": 1}
+    assert [bytes(buf) for buf in msg["buffers"]] == [b"one", big]
+    _, following = session.recv(b, mode=0, copy=copy)
+    assert following["header"]["msg_type"] == "next"
+    assert session.recv(b, copy=copy) == (None, None)  # nothing left over
+
+
 def test_copy_threshold_is_per_session(impl, pair_sockets):
     s = ss.Session(key=KEY, copy_threshold=10)
     buf = bytearray(b"0123456789abc")

@@ -11,6 +11,20 @@ from jsession.bench.payloads import EXECUTE_REPLY, EXECUTE_REQUEST, REPLY_METADA
 from jsession.session import DELIM, Session
 
 
+def warm_allocator() -> None:
+    """Put the C allocator where a process that has handled one large message is.
+
+    glibc's malloc gives a block over 128 KiB its own mapping, and the first time such a
+    block is freed it raises that line and its heap-trimming line (to 8 and 16 MiB here).
+    Until then, copying many 64-256 KiB frames at once makes it shrink and regrow its heap
+    between batches, paying page faults for each copy. That is a state of the process, not
+    of jsession or pyzmq: without this, the copy figures depend on whether an earlier case
+    happened to free a large block. ``--cold-malloc`` skips it.
+    """
+    block = bytearray(8 << 20)
+    del block
+
+
 class Env:
     """One zmq Context and a temporary folder for ipc endpoints, closed together."""
 
@@ -29,15 +43,23 @@ class Env:
         self._count += 1
         return f"ipc://{self.tmpdir.name}/{self._count}"
 
-    def pair(self) -> tuple[zmq.Socket, zmq.Socket]:
-        """A connected PAIR of sockets over ipc: (sender, receiver)."""
-        addr = self.endpoint()
+    def pair(self, transport: str = "ipc") -> tuple[zmq.Socket, zmq.Socket]:
+        """A connected PAIR of sockets: (sender, receiver), over ``transport`` (ipc, tcp on
+        the loopback, or inproc)."""
         a, b = self.context.socket(zmq.PAIR), self.context.socket(zmq.PAIR)
         for s in (a, b):
             s.linger = 0
             s.sndhwm = s.rcvhwm = 0
-        a.bind(addr)
-        b.connect(addr)
+        if transport == "ipc":
+            a.bind(self.endpoint())
+        elif transport == "tcp":
+            a.bind("tcp://127.0.0.1:*")
+        elif transport == "inproc":
+            self._count += 1
+            a.bind(f"inproc://jsb-{self._count}")
+        else:
+            raise ValueError(f"unknown transport {transport!r}")
+        b.connect(a.get_string(zmq.LAST_ENDPOINT))
         self._sockets += (a, b)
         return a, b
 

@@ -38,7 +38,9 @@ class Impl:
     """One implementation under test.
 
     ``kind``: "session" (a Session class) or anything else (raw pyzmq, a floor, a process);
-    ``short`` names it in the ratio columns' headings; ``probe`` says whether it can run here.
+    ``short`` names it in the ratio columns' headings and in a floor's cell; ``probe`` says
+    whether it can run here; ``column``: whether the table gives it a column of its own (a
+    floor implementation is shown in the floor column instead).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Impl:
     backend: str | None = None  # jsession's core to make active ("compiled" / "python")
     short: str = ""
     probe: Callable[[], bool] | None = None
+    column: bool = True
 
     def available(self) -> bool:
         if self.probe is not None:
@@ -91,7 +94,14 @@ register(
         short="jc",
         probe=lambda: jupyter_client_session() is not None,
     ),
-    Impl("pyzmq", "pyzmq (raw)", "pyzmq", short="pyzmq"),
+    # pyzmq's own API on the same frames, copying or not as jupyter_client does (the floor
+    # until it proved not to be one: for reference)
+    Impl("pyzmq", "pyzmq multipart", "pyzmq", short="pyzmq"),
+    # the transport floors: pyzmq moving the same frames through its barest loops, every
+    # frame copied, or sent with copy=False (frames from the socket's copy_threshold, 64 KiB,
+    # then go without a copy)
+    Impl("pyzmq-copy", "pyzmq, copy", "pyzmq", short="copy", column=False),
+    Impl("pyzmq-zerocopy", "pyzmq, zero copy", "pyzmq", short="zero copy", column=False),
 )
 
 

@@ -24,7 +24,7 @@ def _short(name: str | None) -> str:
 
 
 def _floor_name(case: Case) -> str:
-    return _short(case.floor[0]) if len(case.floor) == 1 else "floor"
+    return "floor"
 
 
 def fmt_target(case: Case, target: Target) -> str:
@@ -46,24 +46,63 @@ def _ratio_headings(results: list[CaseResult]) -> tuple[str, str]:
     return vs_baseline or "speedup", vs_floor or "over floor"
 
 
-def table(results: list[CaseResult]) -> str:
+def fmt_figure(result: CaseResult, target: Target, value: float | None) -> str:
+    if value is None:
+        return "?"
+    if target.kind == "abs_max":
+        return fmt_time(value)
+    return f"{value:.3f}x" if target.kind == "rss_max" else f"{value:.2f}x"
+
+
+def _range(case: Case, history: list[list[CaseResult]]) -> str:
+    """Each target's figure over several runs: lowest-highest."""
+    cells = []
+    for target in case.targets:
+        runs = [r for results in history for r in results if r.case.name == case.name]
+        values = [v for v in (r.figure(target) for r in runs) if v is not None]
+        if not values:
+            cells.append("?")
+            continue
+        low, high = min(values), max(values)
+        text = fmt_figure(runs[0], target, low)
+        if fmt_figure(runs[0], target, high) != text:
+            text = text.rstrip("x") + "-" + fmt_figure(runs[0], target, high)
+        cells.append(text)
+    return "; ".join(cells)
+
+
+def table(results: list[CaseResult], history: list[list[CaseResult]] | None = None) -> str:
     """Results as a Markdown table: time per operation of each implementation, the ratios,
-    the targets and whether they are met."""
-    shown = [n for n in IMPLS if any(n in r.best for r in results)]
-    head = ["case", *(IMPLS[n].label for n in shown), *_ratio_headings(results), "target", "met"]
+    the targets and whether they are met; with ``history`` (several runs' results), the
+    range of each target's figure over them."""
+    shown = [n for n in IMPLS if IMPLS[n].column and any(n in r.best for r in results)]
+    floors = any(r.case.floor for r in results)
+    head = [
+        "case",
+        *(IMPLS[n].label for n in shown),
+        *(["floor (the faster)"] if floors else []),
+        *_ratio_headings(results),
+        "target",
+        "met",
+        *([f"range over {len(history)} runs"] if history else []),
+    ]
     rows = []
     for r in results:
         ratios = r.ratios()
         vs_baseline, vs_floor = ratios["vs_baseline"], ratios["vs_floor"]
         verdicts = [r.target_met(t) for t in r.case.targets]
+        floor = r.floor()
+        floor_cell = "-" if floor is None else f"{fmt_value(r, floor[1])} ({_short(floor[0])})"
         rows.append(
             [
                 r.label,
                 *(fmt_value(r, r.best.get(n)) for n in shown),
+                *([floor_cell] if floors else []),
                 "-" if vs_baseline is None else f"{vs_baseline:.2f}x",
                 "-" if vs_floor is None else f"{vs_floor:.2f}x",
                 "; ".join(fmt_target(r.case, t) for t in r.case.targets),
                 ", ".join("?" if v is None else "yes" if v else "**no**" for v in verdicts),
+                *([_range(r.case, history)] if history else []),
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
@@ -75,12 +114,12 @@ def table(results: list[CaseResult]) -> str:
     return "\n".join([line(head), sep, *(line(r) for r in rows)])
 
 
-def tables(results: list[CaseResult]) -> list[str]:
+def tables(results: list[CaseResult], history: list[list[CaseResult]] | None = None) -> list[str]:
     """One table per group of sections sharing a ``table``, in the order they ran."""
     groups: dict[str, list[CaseResult]] = {}
     for r in results:
         groups.setdefault(section_of(r.case.name).table, []).append(r)
-    return [table(group) for group in groups.values()]
+    return [table(group, history) for group in groups.values()]
 
 
 def machine_info() -> dict[str, Any]:

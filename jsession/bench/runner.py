@@ -10,7 +10,7 @@ from typing import Any
 
 from jsession import _backend
 from jsession.bench.case import Case, Op, Target
-from jsession.bench.env import Env
+from jsession.bench.env import Env, warm_allocator
 from jsession.bench.impls import IMPLS, Impl
 from jsession.bench.payloads import GiB, MiB
 
@@ -23,6 +23,8 @@ class Settings:
     quick: bool = False
     #: implementations never timed (jsession's pure-Python twin unless asked for)
     skip: frozenset[str] = frozenset({"jsession-python"})
+    #: whether to warm the C allocator first (see env.warm_allocator)
+    warm_malloc: bool = True
 
 
 def quick_settings() -> Settings:
@@ -176,6 +178,8 @@ def run(settings: Settings, cases: list[Case], progress: Progress | None = None)
     """Run the cases in order, each over the implementations taking part that can run here."""
     progress = progress or Progress()
     before = _backend.IMPLEMENTATION
+    if settings.warm_malloc:
+        warm_allocator()
     env = Env(quick=settings.quick)
     results = []
     try:

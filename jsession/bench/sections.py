@@ -2,7 +2,20 @@
 
 A new section is a module here plus its name in ``SECTION_MODULES``, in the order its cases
 should run and be shown. A module that cannot be imported (its extra is not installed) is
-left out, and said so by ``--list``.
+left out, and said so by ``--list``. Such a module, say ``kernels.py``, holds::
+
+    register(Impl("ipykernel", "ipykernel 7", "kernel", short="ipykernel"), ...)  # impls.register
+    SECTION = Section(
+        "kernel",
+        "real kernel processes",
+        (Case("iopub_64k", "...", ("jsession", "ipykernel", "pub-floor"), make_iopub,
+              (Target("vs_floor", 1.2),), baseline="ipykernel", floor=("pub-floor",)),),
+        default=False,  # slow: run with --section kernel
+        table="kernel",  # a table of its own, with its own columns
+    )
+
+where ``make_iopub(impl, env)`` returns an ``Op`` (its ``close`` stops what it started), or
+the Case gives ``run=`` to measure some other way (see ``memory.run_big_case``).
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ import importlib
 
 from jsession.bench.case import Case, Section
 
-SECTION_MODULES = ("session_cases", "transport_cases")
+SECTION_MODULES = ("session_cases", "transport_cases", "stack")
 
 SECTIONS: dict[str, Section] = {}
 #: modules that could not be imported, with why
