@@ -2,7 +2,8 @@
 
 ``jsession._c`` (Cython, OpenSSL) and ``jsession._py`` (pure Python) export the same
 mechanisms under the same names: ``Signer`` (signing), ``find_delimiter`` (frames),
-``extract_dates`` (dates), ``MessageBuilder`` and ``unpack_message`` (messages). The
+``extract_dates`` (dates), ``MessageBuilder`` and ``unpack_message`` (messages),
+``ReplayHistory`` (replay). The
 compiled core is used unless it cannot be imported or ``JSESSION_PURE_PYTHON=1`` is set;
 ``IMPLEMENTATION`` says which one is active.
 
@@ -32,8 +33,9 @@ def load(name: str) -> types.SimpleNamespace:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     # one module at a time, so that an ImportError names the module that is missing or broken
     where = f"{__package__}._c" if name == "compiled" else f"{__package__}._py"
-    signing, frames, dates, messages = (
-        importlib.import_module(f"{where}.{module}") for module in ("signing", "frames", "dates", "messages")
+    signing, frames, dates, messages, replay = (
+        importlib.import_module(f"{where}.{module}")
+        for module in ("signing", "frames", "dates", "messages", "replay")
     )
     return types.SimpleNamespace(
         name=name,
@@ -41,11 +43,13 @@ def load(name: str) -> types.SimpleNamespace:
         frames=frames,
         dates=dates,
         messages=messages,
+        replay=replay,
         Signer=signing.Signer,
         MessageBuilder=messages.MessageBuilder,
         unpack_message=messages.unpack_message,
         find_delimiter=frames.find_delimiter,
         extract_dates=dates.extract_dates,
+        ReplayHistory=replay.ReplayHistory,
     )
 
 

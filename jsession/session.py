@@ -42,9 +42,11 @@ from traitlets import (
     DottedObjectName,
     Instance,
     Integer,
-    Set,
+    Set,  # noqa: F401  (part of the reference module's namespace)
     TraitError,
+    TraitType,
     Unicode,
+    default,
     observe,
 )
 from traitlets.config.configurable import Configurable, LoggingConfigurable
@@ -97,6 +99,9 @@ def _update_pid() -> None:
     _pid = os.getpid()
     for builder in list(_builders):
         builder.pid = _pid
+        reset = getattr(builder, "reset_after_fork", None)  # the twin's lock
+        if reset is not None:
+            reset()
 
 
 # every Session's MessageBuilder, so that a forked child's message ids carry its own pid
@@ -133,6 +138,9 @@ IDENT_COPY_LIMIT = 2**16
 #: A signature longer than this is rejected without being stored in the replay history
 #: or echoed whole in the error message (a sha512 hex digest is 128 bytes).
 MAX_SIGNATURE_SIZE = 1024
+
+
+MAX_DEPTH_MESSAGE = "message nested too deeply to unpack"
 
 
 def __getattr__(name: str) -> t.Any:
@@ -415,6 +423,21 @@ class _HMACSigner:
         return hmac.compare_digest(bytes(signature), self.sign(frames))
 
 
+class _ReplayHistoryTrait(TraitType):
+    """A Session's replay history: a ``ReplayHistory`` of the session's size. Any other
+    set (or iterable) of signatures assigned to it is copied into a new one."""
+
+    info_text = "a set of signatures"
+
+    def validate(self, obj: t.Any, value: t.Any) -> t.Any:
+        size = obj.digest_history_size
+        if getattr(type(value), "is_replay_history", False):
+            return value if value.size == size else type(value)(size, value)
+        if isinstance(value, (str, bytes)) or not isinstance(value, t.Iterable):
+            self.error(obj, value)
+        return _backend.active.ReplayHistory(size, value)
+
+
 # trait name -> the plain attribute the per-message paths read instead. Only immutable
 # values are cached: traitlets does not notify when a container is replaced by an equal
 # one, so the mutable ones (metadata, digest_history) are read from the trait's storage.
@@ -581,12 +604,20 @@ class Session(Configurable):
         else:  # digest_mod was set directly: sign with exactly that
             self._signer = _HMACSigner(auth)
 
-    digest_history = Set()
+    digest_history = _ReplayHistoryTrait(
+        help="""The signatures of messages accepted so far (set-like): a message whose
+        signature is here is refused as a replay. Assigning a set replaces it."""
+    )
+
+    @default("digest_history")
+    def _digest_history_default(self) -> t.Any:
+        return _backend.active.ReplayHistory(self.digest_history_size)
+
     digest_history_size = Integer(
         2**16,
         config=True,
         help="""How many signatures to remember for replay protection; past this
-        number, 10% are forgotten. 0 remembers none.""",
+        number, the oldest 10% are forgotten. 0 remembers none.""",
     )
 
     keyfile = Unicode("", config=True, help="""A file holding the key.""")
@@ -626,6 +657,10 @@ class Session(Configurable):
     def _cache_trait(self, change: t.Any) -> None:
         name, new = change["name"], change["new"]
         self.__dict__[_CACHED_TRAITS[name]] = new
+        if name == "digest_history_size":
+            history = self._trait_values.get("digest_history")
+            if history is not None:
+                history.size = new
         builder = self.__dict__.get("_builder")
         if builder is not None and name in ("session", "username"):
             setattr(builder, name, new)
@@ -640,12 +675,15 @@ class Session(Configurable):
         self._loads = _DIRECT_UNPACK.get(unpack, unpack)
         # known unpackers read any buffer: frames in place; a custom one gets bytes
         self._parts_as = 1 if unpack in _BUFFER_UNPACKERS else 2
+        # what deserialize reads, in one attribute: a thread never sees half of a change
+        self._unpacking = (self._parts_as, self._loads, unpack)
 
     _builder: t.Any  # the MessageBuilder: header values as C fields
     # plain copies of traits for the per-message paths (see _CACHED_TRAITS)
     _pack: t.Callable[[t.Any], bytes]
     _unpack: t.Callable[[t.Any], t.Any]
     _loads: t.Callable[[t.Any], t.Any]  # what deserialize tries first (see _DIRECT_UNPACK)
+    _unpacking: tuple[int, t.Callable[[t.Any], t.Any], t.Callable[[t.Any], t.Any]]
     _session_str: str
     _username: str
     _digest_history_size: int
@@ -679,7 +717,7 @@ class Session(Configurable):
         other = type(self)()
         for name in self.traits():
             setattr(other, name, getattr(self, name))
-        other.digest_history = set(self.digest_history)
+        other.digest_history = self._trait_values["digest_history"].copy()
         return other
 
     @property
@@ -694,10 +732,7 @@ class Session(Configurable):
     @property
     def msg_id(self) -> str:
         """A new message id: ``{session}_{pid}_{counter}``."""
-        builder = self._builder
-        n = builder.count
-        builder.count = n + 1
-        return f"{builder.session}_{builder.pid}_{n}"
+        return self._builder.next_id()  # one step: threads never share a counter value
 
     def _check_packers(self) -> None:
         """Check that pack/unpack round-trip a small message and whether dates survive."""
@@ -1048,23 +1083,11 @@ class Session(Configurable):
 
     def _add_digest(self, signature: bytes) -> None:
         """Remember a signature, to refuse a replay of its message."""
-        if self._digest_history_size == 0:
-            return
-        history = self._trait_values["digest_history"]
-        history.add(signature)
-        if len(history) > self._digest_history_size:
-            self._cull_digest_history()
+        self._trait_values["digest_history"].add(signature)
 
     def _cull_digest_history(self) -> None:
-        """Forget 10% of the remembered signatures (more if far past the size)."""
-        history = self._trait_values["digest_history"]
-        current = len(history)
-        n = max(current // 10, current - self._digest_history_size)
-        if n >= current:
-            self.digest_history = set()
-            return
-        # set order follows the signatures' hashes: as good as a random sample, and O(n)
-        history.difference_update(list(itertools.islice(history, n)))
+        """Forget the oldest 10% of the remembered signatures (more if past the size)."""
+        self._trait_values["digest_history"].cull()
 
     def deserialize(
         self,
@@ -1091,30 +1114,41 @@ class Session(Configurable):
                 # never store or echo a hostile, oversized signature
                 raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
             history = self._trait_values["digest_history"]
-            if signature in history:
-                raise ValueError("Duplicate Signature: %r" % signature)
-            if content and self._digest_history_size:
-                # remembered even if it then fails, as in the reference: a peek does not
-                # count (this is _add_digest, inline on the hot path)
-                history.add(signature)
-                if len(history) > self._digest_history_size:
-                    self._cull_digest_history()
             if not signer.verify(signature, msg_list[1:5]):
+                # the reference's words for a remembered signature over other frames
+                if signature in history:
+                    raise ValueError("Duplicate Signature: %r" % signature)
                 raise ValueError("Invalid Signature: %r" % signature)
+            # Only a verified signature is remembered (the reference records any, so a
+            # flood of forgeries could push real ones out). add() looks up and inserts in
+            # one step: of threads given the same message, exactly one gets past here.
+            # A peek (content=False) is checked but not remembered.
+            if not (history.add(signature) if content else signature not in history):
+                raise ValueError("Duplicate Signature: %r" % signature)
         if len(msg_list) < 5:
             raise TypeError("malformed message, must have at least 5 elements")
         # the four packed parts go to the unpacker as they are (copy=True), or as views of
         # the received frames' memory, or as bytes for a custom unpacker, as the reference
-        parts_as = 0 if copy else self._parts_as
-        if self._debug:
-            message = _backend.active.unpack_message(
-                msg_list, parts_as, self._loads, self._unpack, parse_date, content, None
+        parts_as, loads, unpack = self._unpacking
+        if copy:
+            parts_as = 0
+        try:
+            if self._debug:
+                message = _backend.active.unpack_message(
+                    msg_list, parts_as, loads, unpack, parse_date, content, None
+                )
+                pprint.pprint(message)  # noqa: T203
+                return adapt(message)
+            return _backend.active.unpack_message(
+                msg_list, parts_as, loads, unpack, parse_date, content, adapt
             )
-            pprint.pprint(message)  # noqa: T203
-            return adapt(message)
-        return _backend.active.unpack_message(
-            msg_list, parts_as, self._loads, self._unpack, parse_date, content, adapt
-        )
+        except RecursionError:
+            # nested past the interpreter's limit (in the unpacker or the date scan): a
+            # refusal of this message, not an interpreter error (the reference raises that)
+            raise ValueError(MAX_DEPTH_MESSAGE) from None
+        except OverflowError as e:
+            # a date past 9999-12-31 (the reference lets OverflowError out): a bad value
+            raise ValueError(f"value out of range in message: {e}") from None
 
     def unserialize(self, *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
         """Deprecated alias of ``deserialize``."""

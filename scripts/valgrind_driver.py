@@ -7,7 +7,9 @@ sign/verify over bytes, bytearray, memoryview and zmq.Frame (and the GIL-release
 large totals), refused buffers and signatures; delimiter search, frame assembly, buffer
 checks and sizes; date extraction over good, odd and malformed strings and deep nesting;
 message building and unpacking (every way of handing parts over, malformed parts);
-Session round trips over inproc sockets, with and without copies, genuine and tampered.
+the replay history (raw and fingerprinted entries, culling, growing, resizing, snapshots,
+copies, clearing, freeing); Session round trips over inproc sockets, with and without copies,
+genuine and tampered.
 
     python scripts/valgrind_driver.py [rounds]
 
@@ -221,6 +223,32 @@ def messages(rounds: int) -> None:
                 raise AssertionError("malformed frames unpacked")
 
 
+def replay(rounds: int) -> None:
+    sizes = [0, 1, 2, 7, 64, 65, 300]
+    for _ in range(rounds):
+        for size in sizes:
+            h = c.ReplayHistory(size)
+            for i in range(3 * size + 70):
+                item = os.urandom(32).hex().encode() if i % 3 else (f"s{i}" if i % 2 else b"%d" % i)
+                h.add(item)
+                h.add(item)  # a duplicate
+                assert (item in h) == (size > 0 and len(h) > 0 and item in list(h))
+                if i % 50 == 0:
+                    h.cull()
+            assert len(h) <= size
+            copy = h.copy()
+            assert copy == h and pickle.loads(pickle.dumps(h)) == h and h.nbytes >= 0
+            h.size = size // 2
+            h.size = size * 2
+            h.update([bytearray(b"ab"), memoryview(b"cd"), b"odd", "\u00e9"])
+            expect(TypeError, h.add, 5)
+            assert 5 not in h and None not in h
+            h.clear()
+            del h, copy
+        c.replay.fingerprint(b"ab" * 40)
+    gc.collect()
+
+
 def sessions(rounds: int) -> None:
     _backend.use("compiled")
     key = os.urandom(32)
@@ -259,7 +287,7 @@ def sessions(rounds: int) -> None:
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     print(f"driving {os.path.dirname(c.signing.__file__)}, {rounds} rounds", flush=True)
-    for step in (signing, frames, dates, messages, sessions):
+    for step in (signing, frames, dates, messages, replay, sessions):
         step(rounds)
         gc.collect()
         print(f"{step.__name__}: {rounds} rounds done", flush=True)

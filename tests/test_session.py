@@ -338,13 +338,18 @@ def test_unsigned_message_refused(session):
         session.deserialize(rest)
 
 
-def test_failed_signature_is_still_recorded(session):
-    rest = frames_of(session, session.msg("x"))
-    rest[4] = b'{"forged":1}'
-    with pytest.raises(ValueError, match="Invalid Signature"):
-        session.deserialize(list(rest))
+def test_a_failed_signature_is_not_recorded(session):
+    # unlike the reference: a forgery that carries a genuine message's signature must not
+    # get that signature remembered, or the genuine message would then be refused
+    genuine = frames_of(session, session.msg("x"))
+    forged = [*genuine[:4], b'{"forged":1}']
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Invalid Signature"):
+            session.deserialize(list(forged))
+    assert session.digest_history == set()
+    assert session.deserialize(list(genuine))["msg_type"] == "x"
     with pytest.raises(ValueError, match="Duplicate Signature"):
-        session.deserialize(list(rest))
+        session.deserialize(list(forged))  # now a replay of a remembered signature
 
 
 def test_oversized_signature_is_neither_stored_nor_echoed(session):

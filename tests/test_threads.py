@@ -118,6 +118,32 @@ def test_a_message_delivered_to_several_threads_at_once_is_accepted_once(impl):
     assert every == list(range(len(wires))), "a message was accepted twice, or never"
 
 
+def test_message_ids_are_unique_across_threads(impl):
+    # the counter is read and advanced in one step: no two messages share an id
+    session = ss.Session(key=KEY)
+    ids: list[list[str]] = [[] for _ in range(THREADS)]
+    start = threading.Barrier(THREADS)
+
+    def work(n: int) -> None:
+        start.wait()
+        for i in range(3000):
+            ids[n].append(session.msg_id if i % 2 else session.msg("x")["header"]["msg_id"])
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+    every = [i for got in ids for i in got]
+    assert len(set(every)) == len(every) == THREADS * 3000
+    assert session.message_count == THREADS * 3000
+
+
 # ---------------------------------------------------------------- key hygiene
 
 SECRET = b"k3y-th4t-must-n3ver-show-a7c1"

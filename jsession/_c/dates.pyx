@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: freethreading_compatible = True
 """Turn ISO 8601 strings inside unpacked JSON into aware datetimes, quickly.
 
 The interface is documented in ``dates.pyi``; ``jsession._py.dates`` is the pure-Python twin.
@@ -48,12 +49,15 @@ cdef enum:
     # Offsets in minutes range over -23:59..+23:59: one cached zone each, made on first use.
     _MAX_OFFSET = 23 * 60 + 59
 
-# Counts the points where Python code may have run and changed a dict being copied (a
-# slow_parse call, a subclass's items() or __iter__, a key's __hash__). Once it moves, a dict
-# copy stops trusting its snapshot and stores every remaining value, as the reference would.
-cdef size_t _python_ran = 0
+# One call's count of the points where Python code may have run and changed a dict being
+# copied (a slow_parse call, a subclass's items() or __iter__, a key's __hash__), kept on
+# the caller's stack so threads never share it. Once it moves, a dict copy stops trusting
+# its snapshot and stores every remaining value, as the reference would.
+ctypedef size_t ran_t
 
 cdef object _UTC = get_utc()
+# filled on first use; two threads making the same zone store equal objects (list items
+# are set atomically, with or without the GIL)
 cdef list _ZONES = [None] * (2 * _MAX_OFFSET + 1)
 
 
@@ -147,8 +151,7 @@ cdef object _parse_common(const Py_UCS1 *p, Py_ssize_t n):
     return datetime_new(year, month, day, hour, minute, second, usec, _zone(sign * (oh * 60 + om)))
 
 
-cdef object _from_str(object s, object slow_parse):
-    global _python_ran
+cdef object _from_str(object s, object slow_parse, ran_t *ran):
     cdef Py_ssize_t n
     cdef int kind
     cdef void *data
@@ -167,17 +170,16 @@ cdef object _from_str(object s, object slow_parse):
         parsed = _parse_common(PyUnicode_1BYTE_DATA(s), n)
         if parsed is not None:
             return parsed
-    _python_ran += 1
+    ran[0] += 1
     return slow_parse(s)
 
 
-cdef object _extract(object obj, object slow_parse):
-    global _python_ran
+cdef object _extract(object obj, object slow_parse, ran_t *ran):
     cdef type kind = type(obj)
     cdef size_t start
     cdef dict out
     if kind is str:
-        return _from_str(obj, slow_parse)
+        return _from_str(obj, slow_parse, ran)
     if kind is dict or kind is list or kind is tuple:
         # Self-referencing or absurdly deep input raises RecursionError, as the reference does.
         jsession_enter_container()
@@ -185,36 +187,37 @@ cdef object _extract(object obj, object slow_parse):
             if kind is dict:
                 # Copy, then store only what changed: most header values are left as they are.
                 out = PyDict_Copy(obj)
-                start = _python_ran
+                start = ran[0]
                 for key, value in (<dict>obj).items():
-                    new = _extract(value, slow_parse)
-                    if new is not value or _python_ran != start:
-                        _python_ran += 1  # hashing the key may run Python code
+                    new = _extract(value, slow_parse, ran)
+                    if new is not value or ran[0] != start:
+                        ran[0] += 1  # hashing the key may run Python code
                         out[key] = new
                 return out
             if kind is list:
-                return [_extract(item, slow_parse) for item in <list>obj]
-            return [_extract(item, slow_parse) for item in <tuple>obj]
+                return [_extract(item, slow_parse, ran) for item in <list>obj]
+            return [_extract(item, slow_parse, ran) for item in <tuple>obj]
         finally:
             Py_LeaveRecursiveCall()
     if isinstance(obj, (dict, list, tuple)):
         # Subclasses go through their own items() / __iter__, as the reference's loops do.
-        _python_ran += 1
+        ran[0] += 1
         jsession_enter_container()
         try:
             if isinstance(obj, dict):
                 out = {}
                 for key, value in obj.items():
-                    out[key] = _extract(value, slow_parse)
+                    out[key] = _extract(value, slow_parse, ran)
                 return out
-            return [_extract(item, slow_parse) for item in obj]
+            return [_extract(item, slow_parse, ran) for item in obj]
         finally:
             Py_LeaveRecursiveCall()
     if isinstance(obj, str):
-        return _from_str(obj, slow_parse)
+        return _from_str(obj, slow_parse, ran)
     return obj
 
 
 def extract_dates(obj, slow_parse):
     """Copy of ``obj`` with date strings replaced by aware datetimes (see dates.pyi)."""
-    return _extract(obj, slow_parse)
+    cdef ran_t ran = 0
+    return _extract(obj, slow_parse, &ran)

@@ -1,10 +1,18 @@
 # cython: language_level=3
+# cython: freethreading_compatible = True
 """Build new message dicts: the nested form of a Jupyter message, in the wire's key order.
 
 The interface is documented in ``messages.pyi``; ``jsession._py.messages`` is the twin.
 A ``MessageBuilder`` holds the per-session values of a header (session id, user name,
 process id, counter) as C fields that the Session updates when its traits change.
+
+A Session is shared by threads: every read and write of those fields happens inside a
+critical section on the builder (nothing with the GIL; a per-object lock on free-threaded
+builds), so that no two headers get the same counter value and a field being replaced is
+never read half-released.
 """
+
+cimport cython
 
 from datetime import datetime, timezone
 
@@ -19,29 +27,86 @@ cdef str _VERSION = protocol_version
 
 
 cdef class MessageBuilder:
-    cdef public str session
-    cdef public str username
-    cdef public long long pid
-    cdef public long long count
+    cdef str _session
+    cdef str _username
+    cdef long long _pid
+    cdef long long _count
     cdef object _extract_header
     cdef object __weakref__
 
     def __init__(self, str session, str username, long long pid, extract_header):
-        self.session = session
-        self.username = username
-        self.pid = pid
-        self.count = 0
+        self._session = session
+        self._username = username
+        self._pid = pid
+        self._count = 0
         self._extract_header = extract_header
+
+    @property
+    def session(self):
+        with cython.critical_section(self):
+            return self._session
+
+    @session.setter
+    def session(self, str value):
+        with cython.critical_section(self):
+            self._session = value
+
+    @property
+    def username(self):
+        with cython.critical_section(self):
+            return self._username
+
+    @username.setter
+    def username(self, str value):
+        with cython.critical_section(self):
+            self._username = value
+
+    @property
+    def pid(self):
+        with cython.critical_section(self):
+            return self._pid
+
+    @pid.setter
+    def pid(self, long long value):
+        with cython.critical_section(self):
+            self._pid = value
+
+    @property
+    def count(self):
+        with cython.critical_section(self):
+            return self._count
+
+    @count.setter
+    def count(self, long long value):
+        with cython.critical_section(self):
+            self._count = value
+
+    def next_id(self):
+        """A new message id, ``{session}_{pid}_{counter}``: each call its own counter value."""
+        cdef long long n, pid
+        cdef str session
+        with cython.critical_section(self):
+            n = self._count
+            self._count = n + 1
+            session = self._session
+            pid = self._pid
+        return f"{session}_{pid}_{n}"
 
     cpdef dict header(self, str msg_type):
         """A new header: the next message id of this session, dated now (UTC)."""
-        cdef long long n = self.count
-        self.count = n + 1
+        cdef long long n, pid
+        cdef str session, username
+        with cython.critical_section(self):
+            n = self._count
+            self._count = n + 1
+            session = self._session
+            username = self._username
+            pid = self._pid
         return {
-            "msg_id": f"{self.session}_{self.pid}_{n}",
+            "msg_id": f"{session}_{pid}_{n}",
             "msg_type": msg_type,
-            "username": self.username,
-            "session": self.session,
+            "username": username,
+            "session": session,
             "date": _now(_utc),
             "version": _VERSION,
         }

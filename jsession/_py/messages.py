@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -15,9 +16,13 @@ _utc = timezone.utc
 
 
 class MessageBuilder:
-    """The per-session values of a header, and the two builders that use them."""
+    """The per-session values of a header, and the two builders that use them.
 
-    __slots__ = ("session", "username", "pid", "count", "_extract_header", "__weakref__")
+    The counter is read and advanced under a lock: threads sharing a Session never get the
+    same message id. (A forked child gets a new lock: see ``reset_after_fork``.)
+    """
+
+    __slots__ = ("session", "username", "pid", "count", "_extract_header", "_lock", "__weakref__")
 
     def __init__(self, session: str, username: str, pid: int, extract_header: Callable[[Any], dict]) -> None:
         self.session = session
@@ -25,13 +30,23 @@ class MessageBuilder:
         self.pid = pid
         self.count = 0
         self._extract_header = extract_header
+        self._lock = threading.Lock()
+
+    def reset_after_fork(self) -> None:
+        """A fresh lock in a forked child (the parent's may have been held by a thread)."""
+        self._lock = threading.Lock()
+
+    def next_id(self) -> str:
+        """A new message id, ``{session}_{pid}_{counter}``: each call its own counter value."""
+        with self._lock:
+            n = self.count
+            self.count = n + 1
+        return f"{self.session}_{self.pid}_{n}"
 
     def header(self, msg_type: str) -> dict[str, Any]:
         """A new header: the next message id of this session, dated now (UTC)."""
-        n = self.count
-        self.count = n + 1
         return {
-            "msg_id": f"{self.session}_{self.pid}_{n}",
+            "msg_id": self.next_id(),
             "msg_type": msg_type,
             "username": self.username,
             "session": self.session,
