@@ -25,7 +25,8 @@ Every input runs through both twins (compiled and pure Python), with bytes frame
 
 Input layout: ``flags, op count, 4 bytes per op, frames joined by SEP``.
 
-Run (after ``python setup.py build_ext --inplace``, with ``pip install atheris``):
+Run with jsession installed (``pip install -e .`` in a clone builds the compiled core in place)
+and ``pip install atheris``; the jsession fuzzed is the one ``import jsession`` finds:
 
     python fuzz/fuzz_session.py -atheris_runs=1000000 /tmp/jsession-corpus fuzz/corpus
 
@@ -48,7 +49,6 @@ import warnings
 from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # the source tree, built in place
 
 KEY = b"fuzz-key-2b7e151628aed2a6"
 # RAW mode's receiver: no input is ever signed with this one (seeds are signed with KEY)
@@ -407,6 +407,7 @@ def _setup(instrument: bool) -> None:
     except ImportError:
         print("jsession's compiled core is not built: fuzzing the pure-Python twin only", file=sys.stderr)
         names = ["python"]
+    print(f"fuzzing jsession from {os.path.dirname(ss.__file__)}: {', '.join(names)}", file=sys.stderr)
     TWINS = [Twin(name) for name in names]
     REF_KEYED = reference.Session(key=KEY)
     REF_OPEN = reference.Session(key=b"")

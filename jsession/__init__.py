@@ -6,6 +6,10 @@ handling and header dates.
 
 ``IMPLEMENTATION`` is "compiled" when the Cython core is in use and "python" when the
 pure-Python fallback is (no compiled build, or ``JSESSION_PURE_PYTHON=1``).
+
+``install()`` puts every user of ``jupyter_client.session`` in this process on jsession
+(``python -m jsession run CMD`` does it for CMD and every Python process beneath it);
+``installed()`` says whether it is on.
 """
 
 from ._backend import IMPLEMENTATION
@@ -21,6 +25,7 @@ from .session import (
     new_id_bytes,
     utcnow,
 )
+from .switch import install, installed
 
 __all__ = [
     "DELIM",
@@ -30,6 +35,8 @@ __all__ = [
     "SessionFactory",
     "__version__",
     "extract_header",
+    "install",
+    "installed",
     "msg_header",
     "new_id",
     "new_id_bytes",

@@ -51,6 +51,8 @@ export PYTHONMALLOC=malloc
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:log_path=$LOGS/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan"
 export JSESSION_PURE_PYTHON=0
+# the instrumented build made above, whatever else is installed
+export PYTHONPATH="$SRC"
 
 cd "$SRC"
 "$PYTHON" - <<'EOF'

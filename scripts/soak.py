@@ -16,8 +16,8 @@ passed either bound.
     python scripts/soak.py --count 100000 --transports ipc
     JSESSION_PURE_PYTHON=1 python scripts/soak.py --count 200000   # the pure-Python twin
 
-Run from the source tree after ``python setup.py build_ext --inplace`` (or with jsession
-installed).
+It soaks the jsession that ``import jsession`` finds (the installed package: ``pip install -e .``
+in a clone builds the compiled core in place), and says which one and from where.
 """
 
 from __future__ import annotations
@@ -31,12 +31,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import zmq
 
-import zmq  # noqa: E402
-
-import jsession  # noqa: E402
-from jsession.session import Session  # noqa: E402
+import jsession
+from jsession.session import Session
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SMALL = bytes(range(256)) * 4  # 1 KiB, copied
@@ -157,7 +155,8 @@ def main() -> int:
         args.warmup if args.warmup is not None else min(args.count, max(args.count // 10, 2 * args.history))
     )
     print(
-        f"jsession {jsession.__version__} ({jsession.IMPLEMENTATION}), pyzmq {zmq.__version__}, "
+        f"jsession {jsession.__version__} ({jsession.IMPLEMENTATION}, {os.path.dirname(jsession.__file__)}), "
+        f"pyzmq {zmq.__version__}, "
         f"libzmq {zmq.zmq_version()}, Python {sys.version.split()[0]}; warm-up {warmup:,} round trips"
     )
     results = []

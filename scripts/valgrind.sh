@@ -40,6 +40,8 @@ fi
 source "$ROOT/scripts/scratch_build.sh"
 scratch_build "$SRC" CFLAGS="-g -fno-omit-frame-pointer"
 cd "$SRC"
+# the build made above, whatever else is installed
+export PYTHONPATH="$SRC"
 mkdir -p "$WORK/xml"
 rm -f "$WORK"/xml/*.xml
 

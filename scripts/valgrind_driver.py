@@ -12,6 +12,9 @@ copies, clearing, freeing); Session round trips over inproc sockets, with and wi
 genuine and tampered.
 
     python scripts/valgrind_driver.py [rounds]
+
+It drives the jsession that ``import jsession`` finds (scripts/valgrind.sh points PYTHONPATH at
+its own build, made with -g) and says which one.
 """
 
 from __future__ import annotations
@@ -23,13 +26,11 @@ import pickle
 import sys
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import zmq
 
-import zmq  # noqa: E402
-
-from jsession import _backend  # noqa: E402
-from jsession import session as ss  # noqa: E402
-from jsession.jsonutil import parse_date  # noqa: E402
+from jsession import _backend
+from jsession import session as ss
+from jsession.jsonutil import parse_date
 
 c = _backend.load("compiled")
 DIGESTS = [
@@ -285,6 +286,7 @@ def sessions(rounds: int) -> None:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    print(f"driving {os.path.dirname(c.signing.__file__)}, {rounds} rounds", flush=True)
     for step in (signing, frames, dates, messages, replay, sessions):
         step(rounds)
         gc.collect()

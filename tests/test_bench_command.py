@@ -34,16 +34,17 @@ def test_quick_run_writes_every_case(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # two kernels start for the kernels section
     )
     assert proc.returncode == 0, proc.stderr
     assert "| case" in proc.stdout  # the table
-    assert "[9/9]" in proc.stderr  # progress, one line per finished case
+    n = len(select(None, None))
+    assert f"[{n}/{n}]" in proc.stderr  # progress, one line per finished case
 
     data = json.loads(out.read_text())
     assert data["settings"]["quick"] is True
     assert data["machine"]["python"]
-    assert set(data["cases"]) == set(bench.CASES)
+    assert set(data["cases"]) == {c.name for c in select(None, None)}  # the default sections
     have_jc = bench.IMPLS["jupyter_client"].available()
     for name, case in data["cases"].items():
         expected = set(bench.CASES[name].impls) - {"jsession-python"}
@@ -61,6 +62,26 @@ def test_quick_run_writes_every_case(tmp_path: Path) -> None:
             assert floor["seconds"] == min(case["best"][n] for n in bench.CASES[name].floor), name
     growth = data["cases"]["recv_1gib"]["best"]["jsession"]
     assert 0.5 < growth < 3  # peak RSS growth over the buffer size: a ratio near 1
+
+
+def test_stack_section_times_stock_and_switched(tmp_path: Path) -> None:
+    # the stack section's cheapest case: python -c pass, stock and with run's environment
+    out = tmp_path / "stack.json"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(jsession.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jsession.bench", "--quick", "--case", "stack_startup", "--json", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    case = json.loads(out.read_text())["cases"]["stack_startup"]
+    assert case["section"] == "stack" and not bench.SECTIONS["stack"].default
+    assert set(case["best"]) == {"stack-stock", "stack-switched"}
+    assert all(len(runs) == 10 and min(runs) > 0 for runs in case["runs"].values())
 
 
 def test_sections_partition_the_cases() -> None:

@@ -127,22 +127,47 @@ def test_subclass_headers_are_its_own(impl):
     assert Custom(key=b"k").msg("t")["header"] == {"msg_id": "custom", "msg_type": "t"}
 
 
+# Forked from a fresh interpreter that has started no thread (nothing here makes a zmq.Context):
+# forking a multi-threaded process warns on Python 3.12+ (DeprecationWarning, an error under -W
+# error) and can deadlock the child. The pytest process has libzmq's threads by now.
+FORK_IDS = """
+import json, os, sys
+from jsession import _backend, session as ss
+_backend.use(sys.argv[1])
+s = ss.Session(key=b"k", session="f")
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child: report its message id and leave at once
+    try:
+        os.write(write, s.msg_id.encode())
+    finally:
+        os._exit(0)
+os.close(write)
+child_id = os.read(read, 200).decode()
+os.waitpid(pid, 0)
+print(json.dumps({"parent": os.getpid(), "child": pid, "parent_id": s.msg_id, "child_id": child_id}))
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_ids_carry_its_pid(impl):
-    s = ss.Session(key=b"k", session="f")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report its message id and leave at once
-        try:
-            os.write(write, s.msg_id.encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    child_id = os.read(read, 200).decode()
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert child_id == f"f_{pid}_0"
-    assert s.msg_id == f"f_{os.getpid()}_0"
+    import subprocess
+    import sys
+
+    from conftest import subprocess_env
+
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", FORK_IDS, impl.name],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    ids = json.loads(done.stdout)
+    assert ids["child_id"] == f"f_{ids['child']}_0"
+    assert ids["parent_id"] == f"f_{ids['parent']}_0"
+    assert ids["child"] != ids["parent"]
 
 
 @pytest.mark.parametrize("short", [[], [b"sig"], [b"sig", b"{}", b"{}", b"{}"], (b"sig", b"{}")])

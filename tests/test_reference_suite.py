@@ -37,6 +37,7 @@ filterwarnings =
     error
     ignore:datetime.datetime.utcfromtimestamp:DeprecationWarning
     ignore:datetime.datetime.utcnow:DeprecationWarning
+    ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset
 """
 
 

@@ -259,6 +259,33 @@ def test_receiving_a_large_buffer_costs_no_extra_memory(tmp_path, implementation
     assert growth <= 1.05 * size, growth
 
 
+# -----------------------------------------------------------------------------
+# send_frames: one whole multipart message, even when a send is interrupted
+# -----------------------------------------------------------------------------
+
+
+def test_send_frames_sends_one_multipart_message(impl, pair_sockets):
+    a, b = pair_sockets
+    impl.frames.send_frames(zmq.backend.Socket.send, a, [b"x", b"y" * 100_000, b"z"], zmq.SNDMORE)
+    assert b.recv_multipart() == [b"x", b"y" * 100_000, b"z"]
+
+
+def test_send_frames_finishes_the_message_before_a_keyboard_interrupt(impl):
+    # pyzmq runs the signal handlers after each libzmq call, the frame already taken: the
+    # SIGINT handler's KeyboardInterrupt is held until the message's last frame is sent
+    sent: list[tuple[bytes, int]] = []
+
+    def send(socket, part, flags):
+        sent.append((part, flags))
+        if len(sent) in (1, 2):
+            raise KeyboardInterrupt(len(sent))
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        impl.frames.send_frames(send, None, [b"a", b"b", b"c"], 2)
+    assert raised.value.args == (1,)  # the first interrupt
+    assert sent == [(b"a", 2), (b"b", 2), (b"c", 0)]  # each frame once, the message whole
+
+
 def test_send_copied_checks_every_frame_before_sending_any(impl, pair_sockets):
     a, b = pair_sockets
     sent = []

@@ -105,6 +105,41 @@ def frame_sizes(frames):
     return sizes
 
 
+def send_frames(send, socket, frames, int sndmore):
+    """``send(socket, frame, sndmore)`` for every frame but the last, then
+    ``send(socket, last, 0)``: one multipart message, always whole.
+
+    Compiled, the loop runs no Python bytecode between frames, so a signal handler cannot
+    run there; it runs inside ``send`` (pyzmq checks for signals after every libzmq call).
+    A KeyboardInterrupt raised there is held until the rest of the message is sent: the
+    frame counts as taken, unless libzmq said EINTR (interrupted before taking it), when it
+    is sent again.
+    """
+    _send_all(send, socket, frames if type(frames) is list else list(frames), sndmore)
+
+
+cdef int _send_all(send, socket, list parts, int sndmore) except -1:
+    cdef Py_ssize_t i = 0, last = len(parts) - 1
+    interrupted = None
+    while i <= last:
+        try:
+            send(socket, parts[i], sndmore if i < last else 0)
+        except KeyboardInterrupt as e:
+            # pyzmq runs the signal handlers after every libzmq call: the frame was
+            # taken unless the call itself was interrupted (EINTR)
+            if interrupted is None:
+                interrupted = e
+            import errno
+
+            import zmq
+
+            if zmq.zmq_errno() == errno.EINTR:
+                continue
+        i += 1
+    if interrupted is not None:
+        raise interrupted
+
+
 def send_copied(send, socket, frames, Py_ssize_t threshold, int more):
     """Send every frame with ``send(socket, frame, flags)`` (``more`` on all but the last)
     if all are buffers under ``threshold`` bytes, and return True; else send nothing and
@@ -132,9 +167,7 @@ def send_copied(send, socket, frames, Py_ssize_t threshold, int more):
             return False
     if last < 0:
         raise ValueError("no frames to send")
-    for idx in range(last):
-        send(socket, items[idx], more)
-    send(socket, items[last], 0)
+    _send_all(send, socket, items, more)  # as send_frames: always the whole message
     return True
 
 

@@ -75,6 +75,39 @@ def frame_sizes(frames: Iterable[Any]) -> list[int]:
     return sizes
 
 
+def send_frames(send: Any, socket: Any, frames: Any, sndmore: int) -> None:
+    """``send(socket, frame, sndmore)`` for every frame but the last, then
+    ``send(socket, last, 0)``: one multipart message.
+
+    A KeyboardInterrupt raised inside ``send`` (pyzmq checks for signals after every libzmq
+    call) is held until the rest of the message is sent: the frame counts as taken, unless
+    libzmq said EINTR (interrupted before taking it), when it is sent again. Unlike the compiled
+    twin, a signal handler may also run between two frames here, where it cannot be told
+    apart: the caller blocks SIGINT around it.
+    """
+    parts = frames if type(frames) is list else list(frames)
+    last = len(parts) - 1
+    interrupted = None
+    i = 0
+    while i <= last:
+        try:
+            send(socket, parts[i], sndmore if i < last else 0)
+        except KeyboardInterrupt as e:
+            # pyzmq runs the signal handlers after every libzmq call: the frame was
+            # taken unless the call itself was interrupted (EINTR)
+            if interrupted is None:
+                interrupted = e
+            import errno
+
+            import zmq
+
+            if zmq.zmq_errno() == errno.EINTR:
+                continue
+        i += 1
+    if interrupted is not None:
+        raise interrupted
+
+
 def send_copied(send: Any, socket: Any, frames: Iterable[Any], threshold: int, more: int) -> bool:
     """Send every frame with ``send(socket, frame, flags)`` (``more`` on all but the last)
     if all are buffers under ``threshold`` bytes, and return True; else send nothing and
@@ -85,10 +118,7 @@ def send_copied(send: Any, socket: Any, frames: Iterable[Any], threshold: int, m
         return False
     if not items:
         raise ValueError("no frames to send")
-    last = len(items) - 1
-    for idx in range(last):
-        send(socket, items[idx], more)
-    send(socket, items[last], 0)
+    send_frames(send, socket, items, more)  # always the whole message
     return True
 
 

@@ -24,7 +24,7 @@ import importlib
 
 from jsession.bench.case import Case, Section
 
-SECTION_MODULES = ("session_cases", "transport_cases")
+SECTION_MODULES = ("session_cases", "transport_cases", "kernels", "stack")
 
 SECTIONS: dict[str, Section] = {}
 #: modules that could not be imported, with why

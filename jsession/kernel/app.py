@@ -12,13 +12,16 @@ signature_scheme, packer... from the connection file, config files or the comman
 
 from __future__ import annotations
 
+import logging
 import sys
 import typing as t
 from pathlib import Path
 
+import zmq
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import default
+from traitlets import DottedObjectName, Integer, default
 
+from .iopub import IOPubThread
 from .session import Session
 
 __all__ = ["KernelApp", "main"]
@@ -30,9 +33,47 @@ class KernelApp(IPKernelApp):
     # ipykernel's "install" would install a spec for ipykernel_launcher, not this app
     subcommands: dict[str, t.Any] = {}
 
+    outstream_class = DottedObjectName(
+        "jsession.kernel.iopub.OutStream",
+        config=True,
+        help="The importstring for the OutStream factory (jsession's flushes without a thread hop)",
+    )
+
+    iopub_sndhwm = Integer(
+        1000,
+        config=True,
+        help="ZeroMQ's send high-water mark of the IOPub socket, in messages per subscriber: "
+        "a subscriber further behind loses messages, silently (PUB sockets drop rather than "
+        "block). 1000 is libzmq's default, which ipykernel keeps; 0 means no limit (nothing "
+        "dropped, memory unbounded while a subscriber lags).",
+    )
+
     @default("session")
     def _jsession_session(self) -> Session:
         return Session(parent=self)
+
+    def initialize(self, argv: t.Any = None) -> None:
+        super().initialize(argv)
+        # traitlets leaves the app's logger at DEBUG and filters in its handlers: every
+        # log.debug() ipykernel makes per message builds a record only to drop it
+        handlers = self.log.handlers if isinstance(self.log, logging.Logger) else []
+        if handlers:
+            self.log.setLevel(min(h.level for h in handlers) or logging.DEBUG)
+
+    def init_iopub(self, context: zmq.Context[t.Any]) -> None:
+        """The IOPub socket, as ipykernel makes it (XPUB, 1 s linger), published on by
+        jsession's ``IOPubThread``: every thread sends directly (see ``jsession.kernel.iopub``)."""
+        socket = context.socket(zmq.XPUB)
+        socket.linger = 1000
+        socket.sndhwm = self.iopub_sndhwm
+        self._apply_curve_server_options(socket)
+        self.iopub_port = self._bind_socket(socket, self.iopub_port)
+        self.log.debug("iopub PUB Channel on port: %i", self.iopub_port)
+        self.configure_tornado_logger()
+        self.iopub_thread = IOPubThread(socket, pipe=True, session=self.session)
+        self.iopub_thread.start()
+        # what ipykernel's kernel, display hook and publisher send on (a BackgroundSocket)
+        self.iopub_socket = self.iopub_thread.background_socket
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,16 +8,61 @@ file sets the session's key and signature_scheme, exactly as with the stock clas
 
 from __future__ import annotations
 
+import typing as t
+
 import jupyter_client
-from traitlets import DottedObjectName, default
+import zmq
+from jupyter_client.channels import ZMQSocketChannel
+from traitlets import DottedObjectName, Type, default
 
 from .session import Session
 
-__all__ = ["AsyncKernelClient", "AsyncKernelManager", "BlockingKernelClient", "KernelManager"]
+__all__ = [
+    "AsyncKernelClient",
+    "AsyncKernelManager",
+    "BlockingKernelClient",
+    "KernelManager",
+    "SocketChannel",
+]
+
+_recv = zmq.backend.Socket.recv
+_more = zmq.backend.Socket.get
+_RCVMORE = zmq.RCVMORE
+# [topic, delimiter, signature, header, parent, metadata, content]: copied; what follows
+# (the buffers) is kept in the received ZeroMQ frames
+_COPIED_FRAMES = 7
+
+
+def recv_frames(socket: zmq.Socket[t.Any]) -> list[t.Any]:
+    """One message's frames: bytes for the message's own frames, zero-copy ``zmq.Frame``
+    objects for its buffers (a copy of a small frame is cheaper than a Frame object; a
+    large buffer is not copied at all)."""
+    frames: list[t.Any] = [_recv(socket, 0, True)]
+    while _more(socket, _RCVMORE):
+        frames.append(_recv(socket, 0, len(frames) < _COPIED_FRAMES))
+    return frames
+
+
+class SocketChannel(ZMQSocketChannel):
+    """jupyter_client's blocking channel; buffers arrive without a copy (memoryviews of
+    the received frames, as ``Session.recv(copy=False)`` gives them)."""
+
+    def _recv(self, **kwargs: t.Any) -> dict[str, t.Any]:
+        assert self.socket is not None
+        if kwargs:  # a caller's own recv flags: jupyter_client's way
+            return super()._recv(**kwargs)
+        _, frames = self.session.feed_identities(recv_frames(self.socket), copy=False)
+        return self.session.deserialize(frames, copy=False)
 
 
 class BlockingKernelClient(jupyter_client.BlockingKernelClient):
-    """jupyter_client's blocking client; its session is a jsession Session."""
+    """jupyter_client's blocking client; its session is a jsession Session, and its
+    channels receive buffers without copying them."""
+
+    shell_channel_class = Type(SocketChannel)
+    iopub_channel_class = Type(SocketChannel)
+    stdin_channel_class = Type(SocketChannel)
+    control_channel_class = Type(SocketChannel)
 
     @default("session")
     def _jsession_session(self) -> Session:
