@@ -13,6 +13,7 @@ threads: each call works on its own context and only reads the keyed templates.
 """
 
 cimport cython
+from cpython.object cimport PyObject
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
     PyBUF_SIMPLE,
@@ -22,7 +23,7 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.list cimport PyList_AsTuple
+from cpython.list cimport PyList_AsTuple, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memset
 
@@ -299,8 +300,37 @@ cdef class Signer:
         OPENSSL_cleanse(inner, sizeof(inner))
         return 0 if ok else _FAILED
 
+    cdef bint _hex_mac_small_bytes(self, list frames, char *out) noexcept:
+        """_hex_mac of a short list of small bytes frames, read where they are: the GIL is
+        held and no Python code runs, so the list cannot change meanwhile (no private
+        tuple needed). False, having done nothing, for any other list."""
+        cdef Py_buffer views[_STACK_FRAMES]
+        cdef unsigned char mac[EVP_MAX_MD_SIZE]
+        cdef Py_ssize_t i, total = 0, count = PyList_GET_SIZE(frames)
+        cdef PyObject *item
+        if count > _STACK_FRAMES:
+            return False
+        for i in range(count):
+            item = PyList_GET_ITEM(frames, i)
+            if type(<object>item) is not bytes:
+                return False
+            total += PyBytes_GET_SIZE(<object>item)
+        if total >= _NOGIL_BYTES:
+            return False
+        for i in range(count):
+            item = PyList_GET_ITEM(frames, i)
+            # a view without exporter, as _acquire makes for bytes: nothing to release
+            views[i].buf = PyBytes_AS_STRING(<object>item)
+            views[i].len = PyBytes_GET_SIZE(<object>item)
+        if self._mac(views, count, mac) != 0:
+            return False  # the general path raises OpenSSL's error
+        _hexlify(mac, self._size, out)
+        return True
+
     cdef int _hex_mac(self, object frames, char *out) except -1:
         """Write the lowercase hex HMAC of frames (2 * _size chars) to out."""
+        if type(frames) is list and self._hex_mac_small_bytes(<list>frames, out):
+            return 0
         cdef tuple items = _frame_tuple(frames)
         cdef Py_ssize_t count = len(items)
         cdef Py_buffer stack_views[_STACK_FRAMES]
