@@ -582,16 +582,25 @@ class Session(Configurable):
     def _auth_changed(self, change: t.Any) -> None:
         auth = change["new"]
         if auth is None:
-            self._signer = None
+            self._use_signer(None)
         elif auth is not self._auth_made:
-            self._signer = _HMACSigner(auth)
+            self._use_signer(_HMACSigner(auth))
+
+    def _use_signer(self, signer: t.Any) -> None:
+        self._signer = signer
+        # sign() is the signer's own method while there is a key and no subclass signs its
+        # own way: one C call instead of a Python frame around it
+        if signer is not None and type(self).sign is Session.sign:
+            self.__dict__["sign"] = signer.sign
+        else:
+            self.__dict__.pop("sign", None)
 
     def _new_auth(self) -> None:
         key = self.key
         if not key:
             self._auth_made = None
             self.auth = None
-            self._signer = None
+            self._use_signer(None)
             return
         digest_mod = self.digest_mod
         # hmac.HMAC validates the digest exactly as the reference does, and is kept as
@@ -600,9 +609,9 @@ class Session(Configurable):
         self.auth = auth
         name = self.signature_scheme.partition("-")[2]  # the scheme may not be checked yet
         if getattr(hashlib, name, None) is digest_mod:
-            self._signer = _backend.active.Signer(key, name)
+            self._use_signer(_backend.active.Signer(key, name))
         else:  # digest_mod was set directly: sign with exactly that
-            self._signer = _HMACSigner(auth)
+            self._use_signer(_HMACSigner(auth))
 
     digest_history = _ReplayHistoryTrait(
         help="""The signatures of messages accepted so far (set-like): a message whose
