@@ -82,25 +82,32 @@ def check_buffers(buffers):
         idx += 1
 
 
+cdef Py_ssize_t _frame_size(frame, Py_ssize_t idx) except -1:
+    """A frame's size in bytes; TypeError without the buffer protocol, ValueError if not
+    contiguous (``idx`` names the frame in the message)."""
+    cdef Py_buffer view
+    cdef Py_ssize_t size
+    if type(frame) is bytes:
+        return PyBytes_GET_SIZE(frame)
+    try:
+        PyObject_GetBuffer(frame, &view, PyBUF_ANY_CONTIGUOUS)
+    except TypeError:
+        raise TypeError(
+            "frame %i does not support the buffer protocol: %s" % (idx, type(frame).__name__)
+        ) from None
+    except BufferError:
+        raise ValueError("frame %i is not contiguous" % idx) from None
+    size = view.len
+    PyBuffer_Release(&view)
+    return size
+
+
 def frame_sizes(frames):
     """The size in bytes of every frame; TypeError for a frame that is not a buffer."""
-    cdef Py_buffer view
     cdef list sizes = []
     cdef Py_ssize_t idx = 0
     for frame in frames:
-        if type(frame) is bytes:
-            PyList_Append(sizes, PyBytes_GET_SIZE(frame))
-        else:
-            try:
-                PyObject_GetBuffer(frame, &view, PyBUF_ANY_CONTIGUOUS)
-            except TypeError:
-                raise TypeError(
-                    "frame %i does not support the buffer protocol: %s" % (idx, type(frame).__name__)
-                ) from None
-            except BufferError:
-                raise ValueError("frame %i is not contiguous" % idx) from None
-            PyList_Append(sizes, view.len)
-            PyBuffer_Release(&view)
+        PyList_Append(sizes, _frame_size(frame, idx))
         idx += 1
     return sizes
 
@@ -144,25 +151,12 @@ def send_copied(send, socket, frames, Py_ssize_t threshold, int more):
     """Send every frame with ``send(socket, frame, flags)`` (``more`` on all but the last)
     if all are buffers under ``threshold`` bytes, and return True; else send nothing and
     return False (a frame to send without a copy). TypeError/ValueError as frame_sizes."""
-    cdef Py_buffer view
     cdef list items = frames if type(frames) is list else list(frames)
     cdef Py_ssize_t idx, size, last = len(items) - 1
     # every frame is checked before the first is sent: no half-sent message on bad input
     for idx in range(last + 1):
         frame = items[idx]
-        if type(frame) is bytes:
-            size = PyBytes_GET_SIZE(frame)
-        else:
-            try:
-                PyObject_GetBuffer(frame, &view, PyBUF_ANY_CONTIGUOUS)
-            except TypeError:
-                raise TypeError(
-                    "frame %i does not support the buffer protocol: %s" % (idx, type(frame).__name__)
-                ) from None
-            except BufferError:
-                raise ValueError("frame %i is not contiguous" % idx) from None
-            size = view.len
-            PyBuffer_Release(&view)
+        size = _frame_size(frame, idx)
         if size >= threshold:
             return False
     if last < 0:
