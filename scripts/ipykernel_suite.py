@@ -35,6 +35,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from stack_suites import sdist  # beside this script: the same cache and download
+
 # the in-process side of the jsession run, loaded with -p before any test module
 PLUGIN = '''\
 """Put jsession's kernel path where ipykernel's tests look for ipykernel's."""
@@ -48,16 +50,6 @@ ipykernel.iostream.IOPubThread = iopub.IOPubThread
 ipykernel.iostream.OutStream = iopub.OutStream
 ipykernel.kernelapp.IOPubThread = iopub.IOPubThread
 '''
-
-
-def sdist(version: str) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jsession-tests"
-    path = cache / f"ipykernel-{version}.tar.gz"
-    if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
-        subprocess.run([*cmd, "-d", str(cache), f"ipykernel=={version}"], check=True)
-    return path
 
 
 def extract(path: Path, where: Path, version: str) -> Path:
@@ -129,7 +121,7 @@ def main() -> int:
 
     version = ipykernel.__version__
     where = Path(tempfile.mkdtemp(prefix="ipykernel-suite-"))
-    root = extract(sdist(version), where, version)
+    root = extract(sdist("ipykernel", version), where, version)
     base = dict(os.environ, IPYTHONDIR=str(where / "ipython"), PYDEVD_DISABLE_FILE_VALIDATION="1")
     results: dict[str, dict[str, str]] = {}
     if args.only in (None, "stock"):
