@@ -320,3 +320,97 @@ def test_send_of_a_str_ident_to_a_socket_sends_nothing(session, pair_sockets):
     session.send(a, "next", content={})
     _, msg = session.recv(b, mode=0)
     assert msg["msg_type"] == "next"  # no stray frames of the refused message
+
+
+class _Overriding(ss.Session):
+    """Records every overridable step that send and recv take."""
+
+    calls: list[str]
+
+    def msg(self, *args, **kwargs):
+        self.calls.append("msg")
+        return super().msg(*args, **kwargs)
+
+    def serialize(self, *args, **kwargs):
+        self.calls.append("serialize")
+        return super().serialize(*args, **kwargs)
+
+    def feed_identities(self, *args, **kwargs):
+        self.calls.append("feed_identities")
+        return super().feed_identities(*args, **kwargs)
+
+    def deserialize(self, *args, **kwargs):
+        self.calls.append("deserialize")
+        return super().deserialize(*args, **kwargs)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_send_and_recv_call_a_subclass_overrides(impl, pair_sockets, copy):
+    s = _Overriding(key=KEY)
+    s.calls = []
+    a, b = pair_sockets
+    s.send(a, "ping", content={"n": 1})
+    _, msg = s.recv(b, mode=0, copy=copy)
+    assert s.calls == ["msg", "serialize", "feed_identities", "deserialize"]
+    assert msg["content"] == {"n": 1}
+
+
+def test_send_and_recv_call_methods_replaced_on_the_instance(session, pair_sockets):
+    a, b = pair_sockets
+    calls = []
+    for name in ("msg", "serialize", "feed_identities", "deserialize"):
+        method = getattr(session, name)
+        setattr(session, name, lambda *args, _m=method, _n=name, **kw: calls.append(_n) or _m(*args, **kw))
+    session.send(a, "ping", content={"n": 2})
+    _, msg = session.recv(b, mode=0)
+    assert calls == ["msg", "serialize", "feed_identities", "deserialize"]
+    assert msg["content"] == {"n": 2}
+
+
+@pytest.mark.parametrize("packer", ["orjson", "json", "pickle"])
+def test_sent_frames_are_the_serialized_message(impl, pair_sockets, packer):
+    s = ss.Session(key=KEY, packer=packer, unpacker=packer)
+    a, b = pair_sockets
+    parent = s.msg("parent")
+    msg = s.send(a, "data", content={"k": [1, "x"]}, parent=parent, ident=[b"i1"], metadata={"m": 1})
+    assert b.recv_multipart() == s.serialize(msg, ident=[b"i1"])
+    assert msg["tracker"] is ss.DONE
+
+
+def test_a_large_content_is_sent_without_a_copy_and_tracked(session, pair_sockets):
+    a, b = pair_sockets
+    text = "x" * ss.ZERO_COPY_MIN
+    msg = session.send(a, "data", content={"text": text}, track=True)
+    assert msg["tracker"] is not ss.DONE
+    _, got = session.recv(b, mode=0)
+    assert got["content"] == {"text": text}
+    gc.collect()
+    assert _wait_done(msg["tracker"])
+
+
+def test_a_copy_threshold_set_later_is_used(session, pair_sockets):
+    a, b = pair_sockets
+    assert session.send(a, "x", content={"k": "v" * 64}, track=True)["tracker"] is ss.DONE
+    session.copy_threshold = 16
+    assert session.send(a, "x", content={"k": "v" * 64}, track=True)["tracker"] is not ss.DONE
+    session.copy_threshold = ss.DEFAULT_COPY_THRESHOLD
+    assert session.send(a, "x", content={"k": "v" * 64}, track=True)["tracker"] is ss.DONE
+    for _ in range(3):
+        assert session.recv(b, mode=0)[1]["content"] == {"k": "v" * 64}
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_recv_of_a_routed_message_gives_its_idents(session, pair_sockets, copy):
+    a, b = pair_sockets
+    session.send(a, "data", content={}, ident=[b"r1", b"r2"])
+    idents, msg = session.recv(b, mode=0, copy=copy)
+    assert [bytes(i) for i in idents] == [b"r1", b"r2"]
+    assert all(type(i) is bytes for i in idents)
+    assert msg["msg_type"] == "data"
+
+
+def test_recv_refuses_a_message_without_delimiter(session, pair_sockets):
+    a, b = pair_sockets
+    a.send_multipart([b"no", b"delimiter"])
+    with pytest.raises(ValueError, match="not in"):
+        session.recv(b, mode=0)
