@@ -33,9 +33,9 @@ def load(name: str) -> types.SimpleNamespace:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     # one module at a time, so that an ImportError names the module that is missing or broken
     where = f"{__package__}._c" if name == "compiled" else f"{__package__}._py"
-    signing, frames, dates, messages, replay = (
+    signing, frames, dates, messages, replay, transport = (
         importlib.import_module(f"{where}.{module}")
-        for module in ("signing", "frames", "dates", "messages", "replay")
+        for module in ("signing", "frames", "dates", "messages", "replay", "transport")
     )
     return types.SimpleNamespace(
         name=name,
@@ -44,6 +44,7 @@ def load(name: str) -> types.SimpleNamespace:
         dates=dates,
         messages=messages,
         replay=replay,
+        transport=transport,
         Signer=signing.Signer,
         MessageBuilder=messages.MessageBuilder,
         unpack_message=messages.unpack_message,

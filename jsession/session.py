@@ -921,7 +921,7 @@ class Session(Configurable):
                 frames = core.pack_frames(_orjson_dumps, json_default, option, msg, body, self._signer, ident)
             if frames is None:
                 frames = self._pack_frames(msg, body, ident)
-            if core.send_copied(_backend_send, stream, frames, self._zero_copy_from, _SNDMORE):
+            if _backend.active.transport.send_copied(stream, frames, self._zero_copy_from):
                 msg["tracker"] = DONE
                 return msg
             sent, tracker = self._zero_copy_frames(frames, track)
@@ -940,10 +940,10 @@ class Session(Configurable):
         tracker = DONE
         if stream is None:
             pass
-        elif type(stream) is zmq.Socket and _backend.active.frames.send_copied(
-            _backend_send, stream, to_send, self._zero_copy_from, _SNDMORE
+        elif type(stream) is zmq.Socket and _backend.active.transport.send_copied(
+            stream, to_send, self._zero_copy_from
         ):
-            pass  # the common case: every frame copied, sent by the compiled loop
+            pass  # the common case: every frame copied, the whole message in one call
         elif isinstance(stream, zmq.Socket):
             frames, tracker = self._zero_copy_frames(to_send, track)
             if type(stream) is zmq.Socket:
@@ -1086,7 +1086,10 @@ class Session(Configurable):
                 socket = zmq.Socket.shadow(socket.underlying)
         try:
             if type(socket) is zmq.Socket and _FRAMES_KNOW_MORE:  # see _recv_frames
-                msg_list = _backend.active.frames.recv_frames(_backend_recv, socket, mode, copy)
+                if copy:  # the whole message in one call
+                    msg_list = _backend.active.transport.recv_copied(socket, mode)
+                else:
+                    msg_list = _backend.active.frames.recv_frames(_backend_recv, socket, mode, copy)
             elif type(socket) is zmq.Socket:
                 msg_list = _recv_frames(socket, mode, copy)
             else:

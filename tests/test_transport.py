@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 import zmq
@@ -414,3 +417,130 @@ def test_recv_refuses_a_message_without_delimiter(session, pair_sockets):
     a.send_multipart([b"no", b"delimiter"])
     with pytest.raises(ValueError, match="not in"):
         session.recv(b, mode=0)
+
+
+# -----------------------------------------------------------------------------
+# transport: whole copied messages in one call (straight on libzmq when compiled)
+# -----------------------------------------------------------------------------
+
+
+def test_transport_goes_straight_to_libzmq_where_it_can(impl):
+    # the compiled core finds the libzmq that pyzmq's Cython backend loaded (dlsym on Linux)
+    direct = impl.name == "compiled" and sys.platform == "linux" and ss._FRAMES_KNOW_MORE
+    assert impl.transport.available is direct
+
+
+@pytest.mark.parametrize("count", [1, 4, 40])
+def test_transport_sends_and_receives_whole_messages(impl, pair_sockets, count):
+    a, b = pair_sockets
+    frames = [b"a", b"", bytearray(b"c" * 1000), memoryview(b"dd"), zmq.Frame(b"frame")]
+    frames = (frames * count)[:count]
+    assert impl.transport.send_copied(a, frames, 1 << 20) is True
+    a.send_multipart([b"next"])
+    got = impl.transport.recv_copied(b, 0)
+    assert got == [bytes(f) for f in frames]
+    assert all(type(f) is bytes for f in got)
+    assert impl.transport.recv_copied(b, 0) == [b"next"]
+
+
+def test_transport_send_checks_every_frame_before_sending_any(impl, pair_sockets):
+    a, b = pair_sockets
+    send = impl.transport.send_copied
+    with pytest.raises(TypeError, match="frame 2 does not support the buffer protocol: str"):
+        send(a, [b"x", b"y", "not a buffer", b"z"], 1 << 20)
+    with pytest.raises(ValueError, match="frame 1 is not contiguous"):
+        send(a, [b"x", memoryview(b"abcdef")[::2]], 1 << 20)
+    with pytest.raises(ValueError, match="no frames to send"):
+        send(a, [], 1 << 20)
+    # a frame at the threshold goes the zero-copy way: nothing sent here
+    assert send(a, [b"x", bytearray(10)], 10) is False
+    with pytest.raises(zmq.Again):
+        impl.transport.recv_copied(b, zmq.NOBLOCK)
+
+
+def test_transport_on_a_closed_socket_raises_as_pyzmq(impl):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PAIR)
+    s.close()
+    try:
+        with pytest.raises(zmq.ZMQError) as raised:
+            impl.transport.send_copied(s, [b"x"], 10)
+        assert raised.value.errno == zmq.ENOTSOCK
+        with pytest.raises(zmq.ZMQError) as raised:
+            impl.transport.recv_copied(s, 0)
+        assert raised.value.errno == zmq.ENOTSOCK
+    finally:
+        ctx.term()
+
+
+def _signal_main_thread_soon(signum: int) -> threading.Thread:
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(0.05, signal.pthread_kill, (main, signum))
+    timer.start()
+    return timer
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_transport_recv_runs_signal_handlers_while_waiting(impl, pair_sockets):
+    a, b = pair_sockets
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+        if len(seen) == 1:
+            raise KeyboardInterrupt
+        a.send_multipart([b"x", b"y"])  # the wait goes on, and this arrives
+
+    before = signal.signal(signal.SIGUSR1, handler)
+    try:
+        _signal_main_thread_soon(signal.SIGUSR1)
+        with pytest.raises(KeyboardInterrupt):
+            impl.transport.recv_copied(b, 0)
+        _signal_main_thread_soon(signal.SIGUSR1)
+        assert impl.transport.recv_copied(b, 0) == [b"x", b"y"]
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+    assert len(seen) == 2
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_transport_send_finishes_the_message_before_a_keyboard_interrupt(impl):
+    ctx = zmq.Context()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    for s in (a, b):
+        s.sndhwm = s.rcvhwm = 1
+        s.linger = 0
+    a.bind("inproc://transport-interrupt")
+    b.connect("inproc://transport-interrupt")
+    filled = 0
+    while True:  # until a send would block
+        try:
+            a.send(b"fill", zmq.NOBLOCK)
+            filled += 1
+        except zmq.Again:
+            break
+    received: list[list[bytes]] = []
+
+    def drain() -> None:
+        # after the interrupt: take everything, the whole message last
+        time.sleep(0.3)
+        while b.poll(5000):
+            received.append(b.recv_multipart())
+            if received[-1] != [b"fill"]:
+                return
+
+    reader = threading.Thread(target=drain)
+    before = signal.signal(signal.SIGUSR1, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt("sigusr1")))
+    try:
+        reader.start()
+        _signal_main_thread_soon(signal.SIGUSR1)
+        with pytest.raises(KeyboardInterrupt, match="sigusr1"):
+            impl.transport.send_copied(a, [b"one", b"two", b"three"], 1 << 20)
+        reader.join()
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        a.close()
+        b.close()
+        ctx.term()
+    assert received == [[b"fill"]] * filled + [[b"one", b"two", b"three"]]
