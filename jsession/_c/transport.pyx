@@ -61,6 +61,7 @@ cdef int _EINTR = _errno.EINTR
 cdef int _EAGAIN = zmq.EAGAIN
 cdef int _ETERM = zmq.ETERM
 cdef object _Socket = zmq.Socket
+cdef object _Frame = zmq.Frame
 _backend_send = zmq.backend.Socket.send
 _backend_recv = zmq.backend.Socket.recv
 # pyzmq's Cython backend sets Frame.more on every recv(copy=False); the CFFI one may not
@@ -133,8 +134,10 @@ cdef inline void *_handle(socket) except? NULL:
 
 
 def send_copied(socket, frames, Py_ssize_t threshold):
-    """Send ``frames`` as one message, every frame copied, if all are buffers under
-    ``threshold`` bytes, and return True; else send nothing and return False.
+    """Send ``frames`` as one message, every frame copied (a ``zmq.Frame`` is sent as pyzmq
+    sends it, as its own message, so that its tracker tells when libzmq has released it), if
+    all are buffers under ``threshold`` bytes, and return True; else send nothing and return
+    False.
 
     As ``frames.send_copied`` with pyzmq's send: every frame is checked before the first is
     sent (TypeError or ValueError, nothing sent), a KeyboardInterrupt while sending is held
@@ -148,6 +151,11 @@ def send_copied(socket, frames, Py_ssize_t threshold):
     cdef int rc = 0, err = 0, flags
     if not available or not isinstance(socket, _Socket):
         return _send_copied(_backend_send, socket, items, threshold, _SNDMORE)
+    for item in items:
+        if type(item) is not bytes and isinstance(item, _Frame):
+            # pyzmq sends a Frame's own message (its tracker then says when libzmq is done
+            # with it): left to pyzmq
+            return _send_copied(_backend_send, socket, items, threshold, _SNDMORE)
     handle = _handle(socket)
     if handle == NULL:
         return _send_copied(_backend_send, socket, items, threshold, _SNDMORE)

@@ -26,9 +26,9 @@ _FRAMES_KNOW_MORE = zmq.backend.Socket.__module__.startswith("zmq.backend.cython
 
 
 def send_copied(socket: Any, frames: Iterable[Any], threshold: int) -> bool:
-    """Send ``frames`` as one message, every frame copied, if all are buffers under
-    ``threshold`` bytes, and return True; else send nothing and return False (see
-    ``frames.send_copied``, with pyzmq's send)."""
+    """Send ``frames`` as one message, every frame copied (a ``zmq.Frame`` as its own
+    message, as pyzmq sends it), if all are buffers under ``threshold`` bytes, and return
+    True; else send nothing and return False (see ``frames.send_copied``, with pyzmq's send)."""
     return _send_copied(_backend_send, socket, frames, threshold, zmq.SNDMORE)
 
 
