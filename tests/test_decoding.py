@@ -237,3 +237,28 @@ def test_deserialize_of_a_signed_message_with_lenient_json_is_the_unpackers(impl
         assert math.isnan(got["content"]["x"])
         assert got["content"]["big"] == 1234567890123456789012345678901234567890
         assert got["content"]["s"] == "\ud800"
+
+
+def test_dates_anywhere_in_header_and_parent_as_the_reference(impl):
+    # the decoder's fresh header and parent get their dates in place: the same result as
+    # the reference's copies, for dates at the top, nested, naive, zoned, and in msg_id
+    import warnings
+
+    from jupyter_client import session as reference
+
+    date = "2026-11-30T15:10:02.123456Z"
+    header = {
+        "msg_id": date, "msg_type": "x", "username": "u", "session": "s", "date": date, "version": "5.4",
+        "nested": {"when": date, "list": [date, "2026-11-30T15:10:02", 1]}, "naive": "2026-11-30T15:10:02",
+        "zoned": "2026-11-30T15:10:02+05:30",
+    }  # fmt: skip
+    parent = dict(header, msg_id="p", extra=[{"d": date}])
+    parts = [json.dumps(d).encode() for d in (header, parent, {"m": date}, {"c": date})]
+    s, r = ss.Session(key=b"k"), reference.Session(key=b"k")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # naive dates warn in both
+        got = s.deserialize([s.sign(parts), *parts])
+        want = r.deserialize([r.sign(parts), *parts])
+    for key in ("header", "parent_header", "metadata", "content", "msg_id", "msg_type"):
+        assert got[key] == want[key], key
+    assert got["msg_id"] == date  # read before the header's dates were replaced

@@ -19,10 +19,13 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from datetime import datetime, timezone
 
 from jsession._version import protocol_version
-from jsession._c.dates import extract_dates as _extract
+from jsession._c.dates cimport extract as _extract, extract_owned as _extract_owned
+from jsession._c.decoding cimport decode as _decode
+from jsession._c.decoding import loads as _loads_function
 
 __all__ = ["MessageBuilder", "unpack_message", "verified_message"]
 
+cdef object _decoding_loads = _loads_function  # what the session passes when decode applies
 cdef object _now = datetime.now
 cdef object _utc = timezone.utc
 cdef str _VERSION = protocol_version
@@ -142,6 +145,11 @@ cdef class MessageBuilder:
 
 cdef inline object _load(object loads, object unpack, object data):
     # the unpacker's C function first; on any error the unpacker itself decides
+    if loads is _decoding_loads:
+        try:
+            return _decode(data)  # the same function, without a Python call
+        except Exception:
+            return unpack(data)
     if loads is not unpack:
         try:
             return loads(data)
@@ -170,10 +178,16 @@ cpdef unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint con
     elif parts_as == 2:
         parts = [_as_bytes(p) for p in parts]
     header = _load(loads, unpack, parts[0])
-    dated = _extract(header, parse_date)
     msg_id = header["msg_id"]
     msg_type = header["msg_type"]
-    parent = _extract(_load(loads, unpack, parts[1]), parse_date)
+    if loads is _decoding_loads:
+        # unpacked just now by the decoder or json/orjson, held by nothing else: dates
+        # replaced in place (a custom unpacker might hand out objects it keeps: copied)
+        dated = _extract_owned(header, parse_date)
+        parent = _extract_owned(_load(loads, unpack, parts[1]), parse_date)
+    else:
+        dated = _extract(header, parse_date)
+        parent = _extract(_load(loads, unpack, parts[1]), parse_date)
     metadata = _load(loads, unpack, parts[2])
     body = _load(loads, unpack, parts[3]) if content else _as_bytes(parts[3])
     cdef list buffers = []
