@@ -689,6 +689,7 @@ class Session(Configurable):
         self._unpacking = (self._parts_as, self._loads, unpack)
 
     _builder: t.Any  # the MessageBuilder: header values as C fields
+    _verified_message: t.Callable[..., dict[str, t.Any]]
     # plain copies of traits for the per-message paths (see _CACHED_TRAITS)
     _pack: t.Callable[[t.Any], bytes]
     _unpack: t.Callable[[t.Any], t.Any]
@@ -718,6 +719,8 @@ class Session(Configurable):
             self._session_str, self._username, _pid, extract_header
         )
         _builders.add(self._builder)
+        # the core's deserialize, bound once like the builder (the core active at creation)
+        self._verified_message = _backend.active.messages.verified_message
         self._new_auth()
         if not self.key:
             get_logger().warning("Message signing is disabled.  This is insecure and not recommended!")
@@ -1123,7 +1126,7 @@ class Session(Configurable):
                 return adapt(message)
             # signature checked (only a verified one is remembered, in one step with the
             # replay check: see verified_message), then unpacked, in one compiled call
-            return _backend.active.messages.verified_message(
+            return self._verified_message(
                 msg_list, self._signer, self._trait_values["digest_history"], content,
                 parts_as, loads, unpack, parse_date, adapt, MAX_SIGNATURE_SIZE, _signature_bytes,
             )  # fmt: skip

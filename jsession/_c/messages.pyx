@@ -247,8 +247,12 @@ def verified_message(msg_list, signer, history, bint content, int parts_as, load
             raise ValueError("Unsigned Message")
         if len(<bytes>signature) > max_signature:
             raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
-        # the four signed frames as the tuple the signer reads (a slice only when short)
-        signed = (msg_list[1], msg_list[2], msg_list[3], msg_list[4]) if n >= 5 else msg_list[1:5]
+        # the four signed frames: a list of bytes the signer reads where they are (a slice
+        # of a list is one C copy of four pointers); anything else, as a tuple
+        if type(msg_list) is list:
+            signed = (<list>msg_list)[1:5]
+        else:
+            signed = (msg_list[1], msg_list[2], msg_list[3], msg_list[4]) if n >= 5 else msg_list[1:5]
         if not signer.verify(signature, signed):
             # the reference's words for a remembered signature over other frames
             if signature in history:
