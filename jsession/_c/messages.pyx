@@ -26,6 +26,7 @@ from jsession._c.decoding import loads as _loads_function
 __all__ = ["MessageBuilder", "unpack_message", "verified_message"]
 
 cdef object _decoding_loads = _loads_function  # what the session passes when decode applies
+cdef object _MISSING = object()
 cdef object _now = datetime.now
 cdef object _utc = timezone.utc
 cdef str _VERSION = protocol_version
@@ -178,15 +179,23 @@ cpdef unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint con
     elif parts_as == 2:
         parts = [_as_bytes(p) for p in parts]
     header = _load(loads, unpack, parts[0])
-    msg_id = header["msg_id"]
-    msg_type = header["msg_type"]
-    if loads is _decoding_loads:
+    if loads is _decoding_loads and type(header) is dict:
         # unpacked just now by the decoder or json/orjson, held by nothing else: dates
-        # replaced in place (a custom unpacker might hand out objects it keeps: copied)
+        # replaced in place (a custom unpacker might hand out objects it keeps: copied).
+        # The ids are read before (as the reference reads them from the undated header),
+        # their absence reported after (as the reference fails: in the date scan first).
+        msg_id = (<dict>header).get("msg_id", _MISSING)
+        msg_type = (<dict>header).get("msg_type", _MISSING)
         dated = _extract_owned(header, parse_date)
+        if msg_id is _MISSING:
+            raise KeyError("msg_id")
+        if msg_type is _MISSING:
+            raise KeyError("msg_type")
         parent = _extract_owned(_load(loads, unpack, parts[1]), parse_date)
     else:
         dated = _extract(header, parse_date)
+        msg_id = header["msg_id"]
+        msg_type = header["msg_type"]
         parent = _extract(_load(loads, unpack, parts[1]), parse_date)
     metadata = _load(loads, unpack, parts[2])
     body = _load(loads, unpack, parts[3]) if content else _as_bytes(parts[3])
