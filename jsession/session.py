@@ -268,10 +268,21 @@ _INLINE_ORJSON_PACKER = orjson_packer if has_orjson else None
 # unpackers that read any buffer, so received frames can be handed over without a copy
 _BUFFER_UNPACKERS = {unpack for _, unpack in _KNOWN_PACKERS.values()}
 
-# unpackers whose first try is the core's JSON decoder (``decoding.loads``): deserialize
-# calls that directly, and goes through the unpacker itself (and its fallback) only when it
-# raises; the decoder reads only what both unpackers read alike
+# unpackers whose first try, on the compiled core, is its JSON decoder (``decoding.loads``,
+# which reads only what both read alike): deserialize calls that directly, and goes through
+# the unpacker itself (and its fallback) only when it raises
 _JSON_UNPACKERS = (json_unpacker, orjson_unpacker)
+
+
+def _first_try(unpack: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """What deserialize calls before the unpacker: the compiled decoder for the json and
+    orjson unpackers; on the pure-Python core, orjson.loads for the orjson unpacker (its own
+    first step; the pure decoder is slower than orjson); else the unpacker itself."""
+    if _backend.active.name == "compiled" and unpack in _JSON_UNPACKERS:
+        return _backend.active.decoding.loads
+    if has_orjson and unpack is orjson_unpacker:
+        return orjson.loads
+    return unpack
 
 
 # -----------------------------------------------------------------------------
@@ -682,7 +693,7 @@ class Session(Configurable):
     _parts_as: int  # how deserialize(copy=False) hands frames to the unpacker
 
     def _set_unpack_paths(self, unpack: t.Callable) -> None:
-        self._loads = _backend.active.decoding.loads if unpack in _JSON_UNPACKERS else unpack
+        self._loads = _first_try(unpack)
         # known unpackers read any buffer: frames in place; a custom one gets bytes
         self._parts_as = 1 if unpack in _BUFFER_UNPACKERS else 2
         # what deserialize reads, in one attribute: a thread never sees half of a change
