@@ -19,6 +19,7 @@ import sysconfig
 
 import jsession
 import jsession._c.dates
+import jsession._c.decoding
 import jsession._c.frames
 import jsession._c.messages
 import jsession._c.signing
