@@ -920,8 +920,8 @@ class Session(Configurable):
         ):
             # The common case: a new message to a plain socket, built, packed, signed and
             # sent from this one Python frame (what msg, _prepare_send, serialize and _sent
-            # do, in their order, without the calls: a fifth of the session's own time in a
-            # small round trip, measured with callgrind)
+            # do, in their order, without the calls; with recv's, 5.6k of the 96k instructions
+            # a small round trip spent over pyzmq's, measured with callgrind)
             if header is None and not self._own_headers:
                 header = self.msg_header(msg_or_type)
             msg = self._builder.message(
