@@ -28,53 +28,13 @@
 /* Deeper input goes to the unpacker; also bounds this decoder's C recursion. */
 #define JSS_JSON_MAX_DEPTH 256
 
-/* Items of the arrays and objects being read, innermost last: a container is made once
- * its size is known (a dict presized, a list of its length), not grown item by item. */
-#define JSS_JSON_INLINE_ITEMS 64
-
 typedef struct {
     const unsigned char *p;   /* next byte to read */
     const unsigned char *end; /* one past the last byte */
     char *scratch;            /* unescaped string bytes, as long as the input; made on first use */
     Py_ssize_t size;          /* the input's length */
     int depth;
-    PyObject **items;         /* the pending items (owned references): inline or on the heap */
-    Py_ssize_t top, capacity;
-    PyObject *inline_items[JSS_JSON_INLINE_ITEMS];
 } jss_json;
-
-static int jss_json_push(jss_json *js, PyObject *item)
-{
-    if (js->top == js->capacity) {
-        Py_ssize_t capacity = js->capacity * 2;
-        PyObject **items;
-        if (js->items == js->inline_items) {
-            items = PyMem_New(PyObject *, (size_t)capacity);
-            if (items != NULL)
-                memcpy(items, js->inline_items, sizeof(js->inline_items));
-        }
-        else {
-            items = js->items;
-            PyMem_Resize(items, PyObject *, (size_t)capacity);
-        }
-        if (items == NULL) {
-            Py_DECREF(item);
-            PyErr_NoMemory();
-            return -1;
-        }
-        js->items = items;
-        js->capacity = capacity;
-    }
-    js->items[js->top++] = item;
-    return 0;
-}
-
-/* Drops the pending items above base (on an error). */
-static void jss_json_drop(jss_json *js, Py_ssize_t base)
-{
-    while (js->top > base)
-        Py_DECREF(js->items[--js->top]);
-}
 
 static PyObject *jss_json_value(jss_json *js);
 
@@ -462,70 +422,57 @@ static inline int jss_json_next(jss_json *js, unsigned char close)
 
 static PyObject *jss_json_array(jss_json *js)
 {
-    Py_ssize_t base = js->top, i, n;
     PyObject *list, *item;
     int more;
     if (++js->depth > JSS_JSON_MAX_DEPTH)
         return jss_json_refuse();
-    if (jss_json_take(js, ']')) {
-        js->depth--;
-        return PyList_New(0);
-    }
+    list = PyList_New(0);
+    if (list == NULL || jss_json_take(js, ']'))
+        goto done;
     do {
         item = jss_json_value(js);
-        if (item == NULL || jss_json_push(js, item) < 0)
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
             goto fail;
+        }
+        Py_DECREF(item);
     } while ((more = jss_json_next(js, ']')) > 0);
     if (more < 0)
         goto fail;
-    n = js->top - base;
-    list = PyList_New(n);
-    if (list == NULL)
-        goto fail;
-    for (i = 0; i < n; i++) /* the references move into the list */
-        PyList_SET_ITEM(list, i, js->items[base + i]);
-    js->top = base;
+done:
     js->depth--;
     return list;
 fail:
-    jss_json_drop(js, base);
+    Py_DECREF(list);
     return NULL;
 }
 
 static PyObject *jss_json_object(jss_json *js)
 {
-    Py_ssize_t base = js->top, i, n;
-    PyObject *dict, *key, *value;
+    PyObject *dict, *key = NULL, *value = NULL;
     int more;
     if (++js->depth > JSS_JSON_MAX_DEPTH)
         return jss_json_refuse();
-    if (jss_json_take(js, '}')) {
-        js->depth--;
-        return PyDict_New();
-    }
-    do { /* "key": value, each pushed as soon as it is made */
-        if (jss_json_expect(js, '"') < 0 || (key = jss_json_object_key(js)) == NULL || jss_json_push(js, key) < 0
-            || jss_json_expect(js, ':') < 0 || (value = jss_json_value(js)) == NULL || jss_json_push(js, value) < 0)
+    dict = PyDict_New();
+    if (dict == NULL || jss_json_take(js, '}'))
+        goto done;
+    do { /* "key": value; a repeated key: the last value, in the first one's place (as json.loads) */
+        if (jss_json_expect(js, '"') < 0 || (key = jss_json_object_key(js)) == NULL
+            || jss_json_expect(js, ':') < 0 || (value = jss_json_value(js)) == NULL
+            || PyDict_SetItem(dict, key, value) < 0)
             goto fail;
+        Py_CLEAR(key);
+        Py_CLEAR(value);
     } while ((more = jss_json_next(js, '}')) > 0);
     if (more < 0)
         goto fail;
-    n = (js->top - base) / 2;
-    dict = _PyDict_NewPresized(n);
-    if (dict == NULL)
-        goto fail;
-    for (i = 0; i < n; i++) {
-        /* a repeated key: the last value, in the first one's place (as json.loads) */
-        if (PyDict_SetItem(dict, js->items[base + 2 * i], js->items[base + 2 * i + 1]) < 0) {
-            Py_DECREF(dict);
-            goto fail;
-        }
-    }
-    jss_json_drop(js, base);
+done:
     js->depth--;
     return dict;
 fail:
-    jss_json_drop(js, base);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    Py_DECREF(dict);
     return NULL;
 }
 
@@ -582,9 +529,6 @@ static PyObject *jss_json_decode(const char *data, Py_ssize_t size)
     js.scratch = NULL;
     js.size = size;
     js.depth = 0;
-    js.items = js.inline_items;
-    js.top = 0;
-    js.capacity = JSS_JSON_INLINE_ITEMS;
     value = jss_json_value(&js);
     if (value != NULL) {
         jss_json_skip_space(&js);
@@ -594,8 +538,6 @@ static PyObject *jss_json_decode(const char *data, Py_ssize_t size)
         }
     }
     PyMem_Free(js.scratch);
-    if (js.items != js.inline_items)
-        PyMem_Free(js.items);
     return value;
 }
 

@@ -174,13 +174,16 @@ cpdef unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint con
     finish (the adapter), unless None, is applied to a message that is not of the current
     protocol version or has no date; a current one is returned as it is.
     """
-    cdef list parts = [msg_list[1], msg_list[2], msg_list[3], msg_list[4]]
     cdef Py_ssize_t i, n = len(msg_list)
+    cdef object header_part = msg_list[1], parent_part = msg_list[2]
+    cdef object metadata_part = msg_list[3], content_part = msg_list[4]
     if parts_as == 1:
-        parts = [memoryview(p) for p in parts]
+        header_part, parent_part = memoryview(header_part), memoryview(parent_part)
+        metadata_part, content_part = memoryview(metadata_part), memoryview(content_part)
     elif parts_as == 2:
-        parts = [_as_bytes(p) for p in parts]
-    header = _load(loads, unpack, parts[0])
+        header_part, parent_part = _as_bytes(header_part), _as_bytes(parent_part)
+        metadata_part, content_part = _as_bytes(metadata_part), _as_bytes(content_part)
+    header = _load(loads, unpack, header_part)
     if loads is _decoding_loads and type(header) is dict:
         # unpacked just now by the decoder or json/orjson, held by nothing else: dates
         # replaced in place (a custom unpacker might hand out objects it keeps: copied).
@@ -193,14 +196,14 @@ cpdef unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint con
             raise KeyError("msg_id")
         if msg_type is _MISSING:
             raise KeyError("msg_type")
-        parent = _extract_owned(_load(loads, unpack, parts[1]), parse_date)
+        parent = _extract_owned(_load(loads, unpack, parent_part), parse_date)
     else:
         dated = _extract(header, parse_date)
         msg_id = header["msg_id"]
         msg_type = header["msg_type"]
-        parent = _extract(_load(loads, unpack, parts[1]), parse_date)
-    metadata = _load(loads, unpack, parts[2])
-    body = _load(loads, unpack, parts[3]) if content else _as_bytes(parts[3])
+        parent = _extract(_load(loads, unpack, parent_part), parse_date)
+    metadata = _load(loads, unpack, metadata_part)
+    body = _load(loads, unpack, content_part) if content else _as_bytes(content_part)
     cdef list buffers = []
     for i in range(5, n):
         buffers.append(memoryview(msg_list[i]))
