@@ -268,9 +268,10 @@ _INLINE_ORJSON_PACKER = orjson_packer if has_orjson else None
 # unpackers that read any buffer, so received frames can be handed over without a copy
 _BUFFER_UNPACKERS = {unpack for _, unpack in _KNOWN_PACKERS.values()}
 
-# unpacker -> the C function it tries first: deserialize calls that directly, and goes
-# through the unpacker itself (and its fallback) only when it raises
-_DIRECT_UNPACK: dict[t.Callable, t.Callable] = {orjson_unpacker: orjson.loads} if has_orjson else {}
+# unpackers whose first try is the core's JSON decoder (``decoding.loads``): deserialize
+# calls that directly, and goes through the unpacker itself (and its fallback) only when it
+# raises; the decoder reads only what both unpackers read alike
+_JSON_UNPACKERS = (json_unpacker, orjson_unpacker)
 
 
 # -----------------------------------------------------------------------------
@@ -681,17 +682,18 @@ class Session(Configurable):
     _parts_as: int  # how deserialize(copy=False) hands frames to the unpacker
 
     def _set_unpack_paths(self, unpack: t.Callable) -> None:
-        self._loads = _DIRECT_UNPACK.get(unpack, unpack)
+        self._loads = _backend.active.decoding.loads if unpack in _JSON_UNPACKERS else unpack
         # known unpackers read any buffer: frames in place; a custom one gets bytes
         self._parts_as = 1 if unpack in _BUFFER_UNPACKERS else 2
         # what deserialize reads, in one attribute: a thread never sees half of a change
         self._unpacking = (self._parts_as, self._loads, unpack)
 
     _builder: t.Any  # the MessageBuilder: header values as C fields
+    _verified_message: t.Callable[..., dict[str, t.Any]]
     # plain copies of traits for the per-message paths (see _CACHED_TRAITS)
     _pack: t.Callable[[t.Any], bytes]
     _unpack: t.Callable[[t.Any], t.Any]
-    _loads: t.Callable[[t.Any], t.Any]  # what deserialize tries first (see _DIRECT_UNPACK)
+    _loads: t.Callable[[t.Any], t.Any]  # what deserialize tries first (see _JSON_UNPACKERS)
     _unpacking: tuple[int, t.Callable[[t.Any], t.Any], t.Callable[[t.Any], t.Any]]
     _session_str: str
     _username: str
@@ -717,6 +719,8 @@ class Session(Configurable):
             self._session_str, self._username, _pid, extract_header
         )
         _builders.add(self._builder)
+        # the core's deserialize, bound once like the builder (the core active at creation)
+        self._verified_message = _backend.active.messages.verified_message
         self._new_auth()
         if not self.key:
             get_logger().warning("Message signing is disabled.  This is insecure and not recommended!")
@@ -1122,7 +1126,7 @@ class Session(Configurable):
                 return adapt(message)
             # signature checked (only a verified one is remembered, in one step with the
             # replay check: see verified_message), then unpacked, in one compiled call
-            return _backend.active.messages.verified_message(
+            return self._verified_message(
                 msg_list, self._signer, self._trait_values["digest_history"], content,
                 parts_as, loads, unpack, parse_date, adapt, MAX_SIGNATURE_SIZE, _signature_bytes,
             )  # fmt: skip

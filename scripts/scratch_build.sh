@@ -4,10 +4,10 @@
 #
 #   scratch_build SRC [VAR=value ...]   -> builds in SRC with those environment variables
 #
-# Uses $PYTHON; when its setuptools is older than 77 (which cannot read pyproject.toml's
+# Builds with $PYTHON; when its setuptools is older than 77 (which cannot read pyproject.toml's
 # SPDX license string), a virtual environment beside SRC gets a newer setuptools and Cython
-# (from PyPI) and $PYTHON is switched to it; the environment sees the system site-packages,
-# so the test dependencies need not be installed twice.
+# (from PyPI) for the build only: $PYTHON, which the caller runs the tests with (its own
+# packages, a virtual environment's included), is left as it is.
 
 scratch_build() {
     local src="$1"
@@ -25,16 +25,19 @@ scratch_build() {
         (cd "$root" && tar --exclude=./build --exclude='*.so' --exclude='jsession/_c/*.c' \
             --exclude=./.git --exclude=./.hypothesis --exclude=./.venv -cf - .) | tar -xf - -C "$src"
     fi
+    # the build may need a newer setuptools than the Python the tests run on; only the
+    # build uses that environment ($PYTHON, and its packages, stay the caller's)
+    local build_python="$PYTHON"
     if ! "$PYTHON" -c 'import sys, setuptools; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)'; then
         local venv
         venv="$(dirname "$src")/buildenv"
         echo "== setuptools < 77 here: a build environment in $venv"
         [ -x "$venv/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$venv"
         "$venv/bin/python" -m pip install -q 'setuptools>=77' 'Cython>=3'
-        PYTHON="$venv/bin/python"
+        build_python="$venv/bin/python"
     fi
     echo "== build in $src ($*)"
-    (cd "$src" && env "$@" "$PYTHON" setup.py -q build_ext --inplace) >"$src/.build.log" 2>&1 || {
+    (cd "$src" && env "$@" "$build_python" setup.py -q build_ext --inplace) >"$src/.build.log" 2>&1 || {
         cat "$src/.build.log" >&2
         echo "scratch_build: the build failed" >&2
         return 1

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -486,6 +487,49 @@ def test_jsession_blocking_client_from_connection_file(km):
         assert stdout_of(iopub) == "42\n"
     finally:
         client.stop_channels()
+
+
+def test_blocking_client_gets_without_an_event_loop(km):
+    # the channel's blocking call directly: same messages, Empty on timeout, and it works
+    # where run_sync could not start a loop of its own (inside a running one)
+    client = jsession.kernel.BlockingKernelClient(connection_file=km.connection_file)
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=30)
+        with pytest.raises(queue.Empty):
+            client.get_iopub_msg(timeout=0.05)
+        with pytest.raises(queue.Empty):
+            client.get_control_msg(timeout=0.01)
+
+        async def inside_a_loop() -> tuple[dict, list[dict]]:
+            return execute(client, "print(6 * 7)")
+
+        reply, iopub = asyncio.run(inside_a_loop())
+        assert reply["content"]["status"] == "ok"
+        assert stdout_of(iopub) == "42\n"
+    finally:
+        client.stop_channels()
+
+
+@pytest.mark.parametrize("idents", [[], [b"topic"], [b"a", b"b"]])
+def test_client_frames_copy_the_small_ones_and_keep_content_in_place(idents, pair_sockets):
+    from jsession.kernel.client import recv_frames
+
+    a, b = pair_sockets
+    s = Session(key=b"k")
+    text = "t" * (300 * 1024)
+    sent = s.send(a, "display_data", {"data": {"text/plain": text}}, ident=idents, buffers=[b"x" * 100])
+    frames = recv_frames(b)
+    d = len(idents)
+    assert frames[: d + 5] == [*idents, core.DELIM, *(bytes(f) for f in frames[d + 1 : d + 5])]
+    assert all(type(f) is bytes for f in frames[: d + 5])
+    assert all(isinstance(f, zmq.Frame) for f in frames[d + 5 :]) and len(frames) == d + 7
+    idents_got, rest = s.feed_identities(frames, copy=False)
+    assert idents_got == idents
+    msg = s.deserialize(rest, copy=False)
+    assert msg["content"]["data"]["text/plain"] == text and msg["header"] == sent["header"]
+    assert bytes(msg["buffers"][0]) == b"x" * 100
 
 
 def test_jsession_async_client(km):

@@ -8,7 +8,8 @@ hand; every other string that might be a date goes to the caller's ``slow_parse`
 """
 
 from cpython.datetime cimport datetime_new, get_utc, import_datetime
-from cpython.dict cimport PyDict_Copy
+from cpython.dict cimport PyDict_Copy, PyDict_Next
+from cpython.object cimport PyObject
 from cpython.unicode cimport (
     PyUnicode_1BYTE_DATA,
     PyUnicode_1BYTE_KIND,
@@ -217,7 +218,33 @@ cdef object _extract(object obj, object slow_parse, ran_t *ran):
     return obj
 
 
-def extract_dates(obj, slow_parse):
-    """Copy of ``obj`` with date strings replaced by aware datetimes (see dates.pyi)."""
+cdef object extract(object obj, object slow_parse):
     cdef ran_t ran = 0
     return _extract(obj, slow_parse, &ran)
+
+
+cdef object extract_owned(object obj, object slow_parse):
+    # extract, but a flat dict with str keys that nothing else references (just unpacked:
+    # no Python code, slow_parse included, can reach it) has its dates replaced in place,
+    # without the copy; anything else, the general way
+    cdef ran_t ran = 0
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *key
+    cdef PyObject *value
+    if type(obj) is not dict:
+        return _extract(obj, slow_parse, &ran)
+    while PyDict_Next(obj, &pos, &key, &value):
+        if type(<object>key) is not str or isinstance(<object>value, (dict, list, tuple)):
+            return _extract(obj, slow_parse, &ran)
+    pos = 0
+    while PyDict_Next(obj, &pos, &key, &value):
+        if isinstance(<object>value, str):
+            new = _from_str(<object>value, slow_parse, &ran)
+            if new is not <object>value:
+                obj[<object>key] = new  # an existing key: the same size, the same order
+    return obj
+
+
+def extract_dates(obj, slow_parse):
+    """Copy of ``obj`` with date strings replaced by aware datetimes (see dates.pyi)."""
+    return extract(obj, slow_parse)

@@ -19,10 +19,14 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from datetime import datetime, timezone
 
 from jsession._version import protocol_version
-from jsession._c.dates import extract_dates as _extract
+from jsession._c.dates cimport extract as _extract, extract_owned as _extract_owned
+from jsession._c.decoding cimport decode as _decode
+from jsession._c.decoding import loads as _loads_function
 
 __all__ = ["MessageBuilder", "unpack_message", "verified_message"]
 
+cdef object _decoding_loads = _loads_function  # what the session passes when decode applies
+cdef object _MISSING = object()
 cdef object _now = datetime.now
 cdef object _utc = timezone.utc
 cdef str _VERSION = protocol_version
@@ -142,6 +146,11 @@ cdef class MessageBuilder:
 
 cdef inline object _load(object loads, object unpack, object data):
     # the unpacker's C function first; on any error the unpacker itself decides
+    if loads is _decoding_loads:
+        try:
+            return _decode(data)  # the same function, without a Python call
+        except Exception:
+            return unpack(data)
     if loads is not unpack:
         try:
             return loads(data)
@@ -170,10 +179,24 @@ cpdef unpack_message(msg_list, int parts_as, loads, unpack, parse_date, bint con
     elif parts_as == 2:
         parts = [_as_bytes(p) for p in parts]
     header = _load(loads, unpack, parts[0])
-    dated = _extract(header, parse_date)
-    msg_id = header["msg_id"]
-    msg_type = header["msg_type"]
-    parent = _extract(_load(loads, unpack, parts[1]), parse_date)
+    if loads is _decoding_loads and type(header) is dict:
+        # unpacked just now by the decoder or json/orjson, held by nothing else: dates
+        # replaced in place (a custom unpacker might hand out objects it keeps: copied).
+        # The ids are read before (as the reference reads them from the undated header),
+        # their absence reported after (as the reference fails: in the date scan first).
+        msg_id = (<dict>header).get("msg_id", _MISSING)
+        msg_type = (<dict>header).get("msg_type", _MISSING)
+        dated = _extract_owned(header, parse_date)
+        if msg_id is _MISSING:
+            raise KeyError("msg_id")
+        if msg_type is _MISSING:
+            raise KeyError("msg_type")
+        parent = _extract_owned(_load(loads, unpack, parts[1]), parse_date)
+    else:
+        dated = _extract(header, parse_date)
+        msg_id = header["msg_id"]
+        msg_type = header["msg_type"]
+        parent = _extract(_load(loads, unpack, parts[1]), parse_date)
     metadata = _load(loads, unpack, parts[2])
     body = _load(loads, unpack, parts[3]) if content else _as_bytes(parts[3])
     cdef list buffers = []
@@ -233,8 +256,12 @@ def verified_message(msg_list, signer, history, bint content, int parts_as, load
             raise ValueError("Unsigned Message")
         if len(<bytes>signature) > max_signature:
             raise ValueError("Invalid Signature: %r" % (signature[:64] + b"..."))
-        # the four signed frames as the tuple the signer reads (a slice only when short)
-        signed = (msg_list[1], msg_list[2], msg_list[3], msg_list[4]) if n >= 5 else msg_list[1:5]
+        # the four signed frames: a list of bytes the signer reads where they are (a slice
+        # of a list is one C copy of four pointers); anything else, as a tuple
+        if type(msg_list) is list:
+            signed = (<list>msg_list)[1:5]
+        else:
+            signed = (msg_list[1], msg_list[2], msg_list[3], msg_list[4]) if n >= 5 else msg_list[1:5]
         if not signer.verify(signature, signed):
             # the reference's words for a remembered signature over other frames
             if signature in history:
