@@ -201,14 +201,14 @@ def send(socket, parts, Py_ssize_t threshold):
                     err = _errno()
                     PyBuffer_Release(&node.view)
                     free(node)
-                    raise zmq_error(err)
+                    raise _zmq_error(err)
                 _held += 1
             else:
                 rc = _init_size(&msgs[i], <size_t>view.len)
                 if rc != 0:
                     err = _errno()
                     PyBuffer_Release(&view)
-                    raise zmq_error(err)
+                    raise _zmq_error(err)
                 if view.len:
                     memcpy(_data(&msgs[i]), view.buf, <size_t>view.len)
                 PyBuffer_Release(&view)
@@ -224,7 +224,7 @@ def send(socket, parts, Py_ssize_t threshold):
                     break
                 sent += 1  # libzmq owns the frame now
         if sent < n:
-            raise zmq_error(err)
+            raise _zmq_error(err)
     finally:
         for i in range(sent, ready):
             _close(&msgs[i])  # unsent: a shared buffer comes back through _on_free
@@ -232,7 +232,7 @@ def send(socket, parts, Py_ssize_t threshold):
     return None
 
 
-def zmq_error(int errno):
+def _zmq_error(int errno):
     import zmq
 
     return zmq.ZMQError(errno)
