@@ -33,9 +33,18 @@ def load(name: str) -> types.SimpleNamespace:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     # one module at a time, so that an ImportError names the module that is missing or broken
     where = f"{__package__}._c" if name == "compiled" else f"{__package__}._py"
-    signing, frames, dates, messages, replay, decoding, zerocopy = (
+    signing, frames, dates, messages, replay, decoding, transport, zerocopy = (
         importlib.import_module(f"{where}.{module}")
-        for module in ("signing", "frames", "dates", "messages", "replay", "decoding", "zerocopy")
+        for module in (
+            "signing",
+            "frames",
+            "dates",
+            "messages",
+            "replay",
+            "decoding",
+            "transport",
+            "zerocopy",
+        )
     )
     return types.SimpleNamespace(
         name=name,
@@ -45,6 +54,7 @@ def load(name: str) -> types.SimpleNamespace:
         messages=messages,
         replay=replay,
         decoding=decoding,
+        transport=transport,
         zerocopy=zerocopy,
         Signer=signing.Signer,
         MessageBuilder=messages.MessageBuilder,

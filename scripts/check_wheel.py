@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import sys
 import sysconfig
 
 import jsession
 import jsession._c.dates
+import jsession._c.decoding
 import jsession._c.frames
 import jsession._c.messages
 import jsession._c.signing
+import jsession._c.transport
 
 
 def main() -> None:
@@ -42,6 +45,10 @@ def main() -> None:
         version = crypto.OpenSSL_version(0).decode()
         print(f"libcrypto: {bundled[0]} ({version})")
         assert version.startswith("OpenSSL 3."), version
+    direct = jsession._c.transport.available
+    print(f"copied messages straight on pyzmq's libzmq: {direct}")
+    if platform.libc_ver()[0] == "glibc":
+        assert direct, "jsession._c.transport did not find the libzmq pyzmq loaded"
 
 
 if __name__ == "__main__":

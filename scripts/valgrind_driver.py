@@ -8,7 +8,8 @@ large totals), refused buffers and signatures; delimiter search, frame assembly,
 checks and sizes; date extraction over good, odd and malformed strings and deep nesting;
 message building and unpacking (every way of handing parts over, malformed parts);
 the replay history (raw and fingerprinted entries, culling, growing, resizing, snapshots,
-copies, clearing, freeing); Session round trips over inproc sockets, with and without copies,
+copies, clearing, freeing); whole messages straight on libzmq (transport: good and refused
+frames, closed sockets); Session round trips over inproc sockets, with and without copies,
 genuine and tampered.
 
     python scripts/valgrind_driver.py [rounds]
@@ -284,10 +285,36 @@ def sessions(rounds: int) -> None:
     ctx.term()
 
 
+def transport(rounds: int) -> None:
+    ctx = zmq.Context()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    a.bind("inproc://valgrind-transport")
+    b.connect("inproc://valgrind-transport")
+    t = c.transport
+    many = [bytes([i]) * i for i in range(40)]  # more frames than fit on the stack, one empty
+    for _ in range(rounds * 50):
+        assert t.send_copied(a, [b"x", bytearray(b"y" * 1000), memoryview(b"zz")], 1 << 20)
+        assert t.recv_copied(b, 0) == [b"x", b"y" * 1000, b"zz"]
+        assert t.send_copied(a, many, 1 << 20)
+        assert t.recv_copied(b, 0) == many
+        assert t.send_copied(a, [b"f", zmq.Frame(b"frame")], 1 << 20)  # left to pyzmq
+        assert t.recv_copied(b, 0) == [b"f", b"frame"]
+        assert t.send_copied(a, [b"x", b"big" * 100], 10) is False
+        expect(TypeError, t.send_copied, a, [b"x", "str"], 1 << 20)
+        expect(ValueError, t.send_copied, a, [b"x", memoryview(b"abcd")[::2]], 1 << 20)
+        expect(ValueError, t.send_copied, a, [], 1 << 20)
+        expect(zmq.Again, t.recv_copied, b, zmq.NOBLOCK)
+    a.close(linger=0)
+    b.close(linger=0)
+    expect(zmq.ZMQError, t.send_copied, a, [b"x"], 10)
+    expect(zmq.ZMQError, t.recv_copied, b, 0)
+    ctx.term()
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     print(f"driving {os.path.dirname(c.signing.__file__)}, {rounds} rounds", flush=True)
-    for step in (signing, frames, dates, messages, replay, sessions):
+    for step in (signing, frames, dates, messages, replay, transport, sessions):
         step(rounds)
         gc.collect()
         print(f"{step.__name__}: {rounds} rounds done", flush=True)

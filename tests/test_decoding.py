@@ -65,7 +65,8 @@ def through_session(impl, unpacker, data):
     """What deserialize's first try then fallback make of one part (as unpack_message does)."""
     s = ss.Session(key=b"k", unpack=unpacker)
     parts_as, first, unpack = s._unpacking
-    assert first is impl.decoding.loads
+    if impl.name == "compiled":
+        assert first is impl.decoding.loads
     try:
         return ("value", first(memoryview(data)))
     except Exception:  # noqa: BLE001 - the fallback takes any refusal

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 import zmq
@@ -320,3 +323,234 @@ def test_send_of_a_str_ident_to_a_socket_sends_nothing(session, pair_sockets):
     session.send(a, "next", content={})
     _, msg = session.recv(b, mode=0)
     assert msg["msg_type"] == "next"  # no stray frames of the refused message
+
+
+class _Overriding(ss.Session):
+    """Records every overridable step that send and recv take."""
+
+    calls: list[str]
+
+    def msg(self, *args, **kwargs):
+        self.calls.append("msg")
+        return super().msg(*args, **kwargs)
+
+    def serialize(self, *args, **kwargs):
+        self.calls.append("serialize")
+        return super().serialize(*args, **kwargs)
+
+    def feed_identities(self, *args, **kwargs):
+        self.calls.append("feed_identities")
+        return super().feed_identities(*args, **kwargs)
+
+    def deserialize(self, *args, **kwargs):
+        self.calls.append("deserialize")
+        return super().deserialize(*args, **kwargs)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_send_and_recv_call_a_subclass_overrides(impl, pair_sockets, copy):
+    s = _Overriding(key=KEY)
+    s.calls = []
+    a, b = pair_sockets
+    s.send(a, "ping", content={"n": 1})
+    _, msg = s.recv(b, mode=0, copy=copy)
+    assert s.calls == ["msg", "serialize", "feed_identities", "deserialize"]
+    assert msg["content"] == {"n": 1}
+
+
+def test_send_and_recv_call_methods_replaced_on_the_instance(session, pair_sockets):
+    a, b = pair_sockets
+    calls = []
+    for name in ("msg", "serialize", "feed_identities", "deserialize"):
+        method = getattr(session, name)
+        setattr(session, name, lambda *args, _m=method, _n=name, **kw: calls.append(_n) or _m(*args, **kw))
+    session.send(a, "ping", content={"n": 2})
+    _, msg = session.recv(b, mode=0)
+    assert calls == ["msg", "serialize", "feed_identities", "deserialize"]
+    assert msg["content"] == {"n": 2}
+
+
+@pytest.mark.parametrize("packer", ["orjson", "json", "pickle"])
+def test_sent_frames_are_the_serialized_message(impl, pair_sockets, packer):
+    s = ss.Session(key=KEY, packer=packer, unpacker=packer)
+    a, b = pair_sockets
+    parent = s.msg("parent")
+    msg = s.send(a, "data", content={"k": [1, "x"]}, parent=parent, ident=[b"i1"], metadata={"m": 1})
+    assert b.recv_multipart() == s.serialize(msg, ident=[b"i1"])
+    assert msg["tracker"] is ss.DONE
+
+
+def test_a_large_content_is_sent_without_a_copy_and_tracked(session, pair_sockets):
+    a, b = pair_sockets
+    text = "x" * ss.ZERO_COPY_MIN
+    msg = session.send(a, "data", content={"text": text}, track=True)
+    assert msg["tracker"] is not ss.DONE
+    _, got = session.recv(b, mode=0)
+    assert got["content"] == {"text": text}
+    gc.collect()
+    assert _wait_done(msg["tracker"])
+
+
+def test_a_copy_threshold_set_later_is_used(session, pair_sockets):
+    a, b = pair_sockets
+    assert session.send(a, "x", content={"k": "v" * 64}, track=True)["tracker"] is ss.DONE
+    session.copy_threshold = 16
+    assert session.send(a, "x", content={"k": "v" * 64}, track=True)["tracker"] is not ss.DONE
+    session.copy_threshold = ss.DEFAULT_COPY_THRESHOLD
+    assert session.send(a, "x", content={"k": "v" * 64}, track=True)["tracker"] is ss.DONE
+    for _ in range(3):
+        assert session.recv(b, mode=0)[1]["content"] == {"k": "v" * 64}
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_recv_of_a_routed_message_gives_its_idents(session, pair_sockets, copy):
+    a, b = pair_sockets
+    session.send(a, "data", content={}, ident=[b"r1", b"r2"])
+    idents, msg = session.recv(b, mode=0, copy=copy)
+    assert [bytes(i) for i in idents] == [b"r1", b"r2"]
+    assert all(type(i) is bytes for i in idents)
+    assert msg["msg_type"] == "data"
+
+
+def test_recv_refuses_a_message_without_delimiter(session, pair_sockets):
+    a, b = pair_sockets
+    a.send_multipart([b"no", b"delimiter"])
+    with pytest.raises(ValueError, match="not in"):
+        session.recv(b, mode=0)
+
+
+# -----------------------------------------------------------------------------
+# transport: whole copied messages in one call (straight on libzmq when compiled)
+# -----------------------------------------------------------------------------
+
+
+def test_transport_goes_straight_to_libzmq_where_it_can(impl):
+    # the compiled core finds the libzmq that pyzmq's Cython backend loaded (dlsym on Linux)
+    direct = impl.name == "compiled" and sys.platform == "linux" and ss._FRAMES_KNOW_MORE
+    assert impl.transport.available is direct
+
+
+@pytest.mark.parametrize("count", [1, 4, 40])
+def test_transport_sends_and_receives_whole_messages(impl, pair_sockets, count):
+    a, b = pair_sockets
+    frames = [b"a", b"", bytearray(b"c" * 1000), memoryview(b"dd"), zmq.Frame(b"frame")]
+    frames = (frames * count)[:count]
+    assert impl.transport.send_copied(a, frames, 1 << 20) is True
+    a.send_multipart([b"next"])
+    got = impl.transport.recv_copied(b, 0)
+    assert got == [bytes(f) for f in frames]
+    assert all(type(f) is bytes for f in got)
+    assert impl.transport.recv_copied(b, 0) == [b"next"]
+
+
+def test_transport_sends_a_tracked_frame_as_its_own_message(impl, pair_sockets):
+    a, b = pair_sockets
+    frame = zmq.Frame(b"t" * 100, track=True)
+    assert impl.transport.send_copied(a, [b"head", frame], 1 << 20) is True
+    assert impl.transport.recv_copied(b, 0) == [b"head", b"t" * 100]
+    # libzmq released the Frame's own message once delivered: its tracker is done while the
+    # Frame is still alive (a copy would leave it pending until the Frame is collected)
+    assert _wait_done(frame.tracker)
+
+
+def test_transport_send_checks_every_frame_before_sending_any(impl, pair_sockets):
+    a, b = pair_sockets
+    send = impl.transport.send_copied
+    with pytest.raises(TypeError, match="frame 2 does not support the buffer protocol: str"):
+        send(a, [b"x", b"y", "not a buffer", b"z"], 1 << 20)
+    with pytest.raises(ValueError, match="frame 1 is not contiguous"):
+        send(a, [b"x", memoryview(b"abcdef")[::2]], 1 << 20)
+    with pytest.raises(ValueError, match="no frames to send"):
+        send(a, [], 1 << 20)
+    # a frame at the threshold goes the zero-copy way: nothing sent here
+    assert send(a, [b"x", bytearray(10)], 10) is False
+    with pytest.raises(zmq.Again):
+        impl.transport.recv_copied(b, zmq.NOBLOCK)
+
+
+def test_transport_on_a_closed_socket_raises_as_pyzmq(impl):
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PAIR)
+    s.close()
+    try:
+        with pytest.raises(zmq.ZMQError) as raised:
+            impl.transport.send_copied(s, [b"x"], 10)
+        assert raised.value.errno == zmq.ENOTSOCK
+        with pytest.raises(zmq.ZMQError) as raised:
+            impl.transport.recv_copied(s, 0)
+        assert raised.value.errno == zmq.ENOTSOCK
+    finally:
+        ctx.term()
+
+
+def _signal_main_thread_soon(signum: int) -> threading.Thread:
+    main = threading.main_thread().ident
+    assert main is not None
+    timer = threading.Timer(0.05, signal.pthread_kill, (main, signum))
+    timer.start()
+    return timer
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_transport_recv_runs_signal_handlers_while_waiting(impl, pair_sockets):
+    a, b = pair_sockets
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+        if len(seen) == 1:
+            raise KeyboardInterrupt
+        a.send_multipart([b"x", b"y"])  # the wait goes on, and this arrives
+
+    before = signal.signal(signal.SIGUSR1, handler)
+    try:
+        _signal_main_thread_soon(signal.SIGUSR1)
+        with pytest.raises(KeyboardInterrupt):
+            impl.transport.recv_copied(b, 0)
+        _signal_main_thread_soon(signal.SIGUSR1)
+        assert impl.transport.recv_copied(b, 0) == [b"x", b"y"]
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+    assert len(seen) == 2
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_transport_send_finishes_the_message_before_a_keyboard_interrupt(impl):
+    ctx = zmq.Context()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    for s in (a, b):
+        s.sndhwm = s.rcvhwm = 1
+        s.linger = 0
+    a.bind("inproc://transport-interrupt")
+    b.connect("inproc://transport-interrupt")
+    filled = 0
+    while True:  # until a send would block
+        try:
+            a.send(b"fill", zmq.NOBLOCK)
+            filled += 1
+        except zmq.Again:
+            break
+    received: list[list[bytes]] = []
+
+    def drain() -> None:
+        # after the interrupt: take everything, the whole message last
+        time.sleep(0.3)
+        while b.poll(5000):
+            received.append(b.recv_multipart())
+            if received[-1] != [b"fill"]:
+                return
+
+    reader = threading.Thread(target=drain)
+    before = signal.signal(signal.SIGUSR1, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt("sigusr1")))
+    try:
+        reader.start()
+        _signal_main_thread_soon(signal.SIGUSR1)
+        with pytest.raises(KeyboardInterrupt, match="sigusr1"):
+            impl.transport.send_copied(a, [b"one", b"two", b"three"], 1 << 20)
+        reader.join()
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        a.close()
+        b.close()
+        ctx.term()
+    assert received == [[b"fill"]] * filled + [[b"one", b"two", b"three"]]

@@ -11,8 +11,9 @@ any size) stay the unpacker's.
 The compiled decoder reads strict JSON whose numbers fit: integers of at most 18 digits,
 finite floats written in at most 63 characters (converted as ``float()`` converts them),
 nesting at most 256 deep; it raises ValueError for everything else. The twin is
-``orjson.loads`` where that reads as ``json.loads`` does, and ``json.loads`` with the same
-refusals elsewhere.
+``json.loads`` with the same refusals of numbers (it may read deeper nesting and lone
+surrogates, which json.loads reads as the json unpacker does, and which orjson refuses, so
+that the orjson unpacker falls back to json.loads for them too).
 """
 
 from typing import Any

@@ -358,6 +358,16 @@ static inline int jss_json_digit(const unsigned char *p, const unsigned char *en
     return p < end && *p >= '0' && *p <= '9';
 }
 
+/* Just past a run of one or more digits at p, or NULL if p is not at a digit. */
+static inline const unsigned char *jss_json_digits(const unsigned char *p, const unsigned char *end)
+{
+    if (!jss_json_digit(p, end))
+        return NULL;
+    while (jss_json_digit(p, end))
+        p++;
+    return p;
+}
+
 static PyObject *jss_json_number(jss_json *js)
 {
     const unsigned char *start = js->p, *p = start, *end = js->end, *int_end;
@@ -375,21 +385,16 @@ static PyObject *jss_json_number(jss_json *js)
         return jss_json_refuse(); /* "-Infinity", a lone "-" */
     int_end = p;
     if (p < end && *p == '.') {
-        p++;
-        if (!jss_json_digit(p, end))
+        if ((p = jss_json_digits(p + 1, end)) == NULL)
             return jss_json_refuse();
-        while (jss_json_digit(p, end))
-            p++;
         is_float = 1;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
-        if (!jss_json_digit(p, end))
+        if ((p = jss_json_digits(p, end)) == NULL)
             return jss_json_refuse();
-        while (jss_json_digit(p, end))
-            p++;
         is_float = 1;
     }
     js->p = p;
@@ -421,34 +426,58 @@ static PyObject *jss_json_number(jss_json *js)
     }
 }
 
+/* The byte after optional whitespace is c: consumed, 1; else 0. */
+static inline int jss_json_take(jss_json *js, unsigned char c)
+{
+    jss_json_skip_space(js);
+    if (js->p < js->end && *js->p == c) {
+        js->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* As jss_json_take, but its absence refuses the input: 0, or -1 refused. */
+static inline int jss_json_expect(jss_json *js, unsigned char c)
+{
+    if (jss_json_take(js, c))
+        return 0;
+    jss_json_refuse();
+    return -1;
+}
+
+/* After an item of a container closed by close: 1 after a comma (another item follows),
+ * 0 after close (the container ends), -1 refused. */
+static inline int jss_json_next(jss_json *js, unsigned char close)
+{
+    if (jss_json_take(js, ','))
+        return 1;
+    if (js->p < js->end && *js->p == close) {
+        js->p++;
+        return 0;
+    }
+    jss_json_refuse();
+    return -1;
+}
+
 static PyObject *jss_json_array(jss_json *js)
 {
     Py_ssize_t base = js->top, i, n;
     PyObject *list, *item;
+    int more;
     if (++js->depth > JSS_JSON_MAX_DEPTH)
         return jss_json_refuse();
-    jss_json_skip_space(js);
-    if (js->p < js->end && *js->p == ']') {
-        js->p++;
+    if (jss_json_take(js, ']')) {
         js->depth--;
         return PyList_New(0);
     }
-    for (;;) {
+    do {
         item = jss_json_value(js);
         if (item == NULL || jss_json_push(js, item) < 0)
             goto fail;
-        jss_json_skip_space(js);
-        if (js->p < js->end && *js->p == ',') {
-            js->p++;
-            continue;
-        }
-        if (js->p < js->end && *js->p == ']') {
-            js->p++;
-            break;
-        }
-        jss_json_refuse();
+    } while ((more = jss_json_next(js, ']')) > 0);
+    if (more < 0)
         goto fail;
-    }
     n = js->top - base;
     list = PyList_New(n);
     if (list == NULL)
@@ -467,45 +496,20 @@ static PyObject *jss_json_object(jss_json *js)
 {
     Py_ssize_t base = js->top, i, n;
     PyObject *dict, *key, *value;
+    int more;
     if (++js->depth > JSS_JSON_MAX_DEPTH)
         return jss_json_refuse();
-    jss_json_skip_space(js);
-    if (js->p < js->end && *js->p == '}') {
-        js->p++;
+    if (jss_json_take(js, '}')) {
         js->depth--;
         return PyDict_New();
     }
-    for (;;) {
-        jss_json_skip_space(js);
-        if (js->p >= js->end || *js->p != '"') {
-            jss_json_refuse();
+    do { /* "key": value, each pushed as soon as it is made */
+        if (jss_json_expect(js, '"') < 0 || (key = jss_json_object_key(js)) == NULL || jss_json_push(js, key) < 0
+            || jss_json_expect(js, ':') < 0 || (value = jss_json_value(js)) == NULL || jss_json_push(js, value) < 0)
             goto fail;
-        }
-        js->p++;
-        key = jss_json_object_key(js);
-        if (key == NULL || jss_json_push(js, key) < 0)
-            goto fail;
-        jss_json_skip_space(js);
-        if (js->p >= js->end || *js->p != ':') {
-            jss_json_refuse();
-            goto fail;
-        }
-        js->p++;
-        value = jss_json_value(js);
-        if (value == NULL || jss_json_push(js, value) < 0)
-            goto fail;
-        jss_json_skip_space(js);
-        if (js->p < js->end && *js->p == ',') {
-            js->p++;
-            continue;
-        }
-        if (js->p < js->end && *js->p == '}') {
-            js->p++;
-            break;
-        }
-        jss_json_refuse();
+    } while ((more = jss_json_next(js, '}')) > 0);
+    if (more < 0)
         goto fail;
-    }
     n = (js->top - base) / 2;
     dict = _PyDict_NewPresized(n);
     if (dict == NULL)

@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from jsession._version import protocol_version
 from jsession._c.dates cimport extract as _extract, extract_owned as _extract_owned
 from jsession._c.decoding cimport decode as _decode
+from jsession._c.replay cimport add as _history_add
+from jsession._c.signing cimport verify as _verify
 from jsession._c.decoding import loads as _loads_function
 
 __all__ = ["MessageBuilder", "unpack_message", "verified_message"]
@@ -262,7 +264,7 @@ def verified_message(msg_list, signer, history, bint content, int parts_as, load
             signed = (<list>msg_list)[1:5]
         else:
             signed = (msg_list[1], msg_list[2], msg_list[3], msg_list[4]) if n >= 5 else msg_list[1:5]
-        if not signer.verify(signature, signed):
+        if not _verify(signer, signature, signed):
             # the reference's words for a remembered signature over other frames
             if signature in history:
                 raise ValueError("Duplicate Signature: %r" % signature)
@@ -270,7 +272,7 @@ def verified_message(msg_list, signer, history, bint content, int parts_as, load
         # Only a verified signature is remembered (the reference records any, so a flood of
         # forgeries could push real ones out); add() looks up and inserts in one step, so
         # of threads given the same message exactly one gets past here.
-        if not (history.add(signature) if content else signature not in history):
+        if not (_history_add(history, signature) if content else signature not in history):
             raise ValueError("Duplicate Signature: %r" % signature)
     if n < 5:
         raise TypeError("malformed message, must have at least 5 elements")

@@ -334,6 +334,10 @@ cdef class ReplayHistory:
 
     def add(self, item):
         """Remember item; False if it was already remembered (with size 0: True, not kept)."""
+        return self._add_item(item) == 1
+
+    cdef int _add_item(self, item) except -1:
+        """1: remembered (or size 0); 0: already there."""
         cdef unsigned char key[KEY_SIZE]
         cdef uint8_t kind
         cdef int outcome
@@ -342,7 +346,7 @@ cdef class ReplayHistory:
             outcome = self._add(key, kind, NULL if original is None else <PyObject *>original)
         if outcome < 0:
             raise MemoryError()
-        return outcome == 1
+        return outcome
 
     def __contains__(self, item):
         cdef unsigned char key[KEY_SIZE]
@@ -463,3 +467,10 @@ cdef Py_ssize_t _checked_size(object value) except -1:
 
 
 _AbstractSet.register(ReplayHistory)
+
+
+cdef int add(object history, object item) except -1:
+    """history.add(item) as 1 or 0, without a Python call for a ReplayHistory."""
+    if type(history) is ReplayHistory:
+        return (<ReplayHistory>history)._add_item(item)
+    return 1 if history.add(item) else 0

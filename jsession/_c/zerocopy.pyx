@@ -9,9 +9,10 @@ callback (on its I/O thread, without the GIL) only links the buffer into a list;
 references are dropped by ``release()``, under the GIL, which ``send`` calls first (so a
 stream of messages releases as it goes) and the caller calls when idle.
 
-libzmq's functions are found through pyzmq's own extension module (the libzmq it loaded),
-so that nothing is linked at build time; ``available()`` is False where that fails (then
-the caller keeps pyzmq's way).
+libzmq's functions are found through pyzmq's own extension module (the libzmq it loaded,
+checked by its version), as ``jsession._c.transport`` finds its own, so that nothing is
+linked at build time; ``available()`` is False where that fails (then the caller keeps
+pyzmq's way).
 """
 
 from cpython.buffer cimport PyBUF_ANY_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
@@ -92,6 +93,10 @@ def _bind():
         lib = ctypes.CDLL(_zmq.__file__)
         names = ("zmq_msg_init_size", "zmq_msg_init_data", "zmq_msg_data", "zmq_msg_send", "zmq_msg_close", "zmq_errno")
         found = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in names]
+        major, minor, patch = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        lib.zmq_version(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
+        if (major.value, minor.value, patch.value) != zmq.zmq_version_info():
+            return False  # not the library pyzmq's sockets live in
     except Exception:  # another pyzmq backend, a platform without these symbols exported
         return False
     if not all(found):

@@ -1,0 +1,3 @@
+# What other compiled modules call without a Python call (messages.pyx).
+
+cdef int add(object history, object item) except -1
