@@ -27,7 +27,7 @@ import sysconfig
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ("signing", "frames", "dates", "messages", "replay", "decoding", "transport")
+MODULES = ("signing", "frames", "dates", "messages", "replay", "decoding", "transport", "zerocopy")
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join("build", "ext-cache")
 KEEP_PER_MODULE = 3  # cached builds kept per module and interpreter ABI (the newest)

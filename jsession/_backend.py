@@ -3,9 +3,9 @@
 ``jsession._c`` (Cython, OpenSSL) and ``jsession._py`` (pure Python) export the same
 mechanisms under the same names: ``Signer`` (signing), ``find_delimiter`` (frames),
 ``extract_dates`` (dates), ``MessageBuilder`` and ``unpack_message`` (messages),
-``ReplayHistory`` (replay), ``loads`` (decoding). The
-compiled core is used unless it cannot be imported or ``JSESSION_PURE_PYTHON=1`` is set;
-``IMPLEMENTATION`` says which one is active.
+``ReplayHistory`` (replay), ``loads`` (decoding), ``send`` and ``release`` (zerocopy, the
+kernel's IOPub sends). The compiled core is used unless it cannot be imported or
+``JSESSION_PURE_PYTHON=1`` is set; ``IMPLEMENTATION`` says which one is active.
 
 When the compiled core cannot be imported on CPython, a RuntimeWarning says why and how to fix
 it, once, unless the fallback is what was asked for: ``JSESSION_PURE_PYTHON=1``, or a
@@ -33,9 +33,18 @@ def load(name: str) -> types.SimpleNamespace:
         raise ValueError(f"unknown jsession implementation {name!r}, expected one of {IMPLEMENTATIONS}")
     # one module at a time, so that an ImportError names the module that is missing or broken
     where = f"{__package__}._c" if name == "compiled" else f"{__package__}._py"
-    signing, frames, dates, messages, replay, decoding, transport = (
+    signing, frames, dates, messages, replay, decoding, transport, zerocopy = (
         importlib.import_module(f"{where}.{module}")
-        for module in ("signing", "frames", "dates", "messages", "replay", "decoding", "transport")
+        for module in (
+            "signing",
+            "frames",
+            "dates",
+            "messages",
+            "replay",
+            "decoding",
+            "transport",
+            "zerocopy",
+        )
     )
     return types.SimpleNamespace(
         name=name,
@@ -46,6 +55,7 @@ def load(name: str) -> types.SimpleNamespace:
         replay=replay,
         decoding=decoding,
         transport=transport,
+        zerocopy=zerocopy,
         Signer=signing.Signer,
         MessageBuilder=messages.MessageBuilder,
         unpack_message=messages.unpack_message,

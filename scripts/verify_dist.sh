@@ -237,7 +237,7 @@ ignore_errors = True
 EOF
 (cd "$VENV-run" && "$VENV/bin/python" -m mypy.stubtest --mypy-config-file "$WORK/stubtest.ini" \
   --allowlist "$SRC/scripts/stubtest-allowlist.txt" jsession._c.signing jsession._c.frames jsession._c.dates jsession._c.replay \
-  jsession._c.decoding jsession._c.transport) \
+  jsession._c.decoding jsession._c.transport jsession._c.zerocopy) \
   || fail "stubtest"
 printf 'import jsession\nreveal_type(jsession.__version__)\n' >"$WORK/typed_probe.py"
 (cd "$VENV-run" && "$VENV/bin/python" -m mypy --no-incremental --config-file "$WORK/stubtest.ini" \

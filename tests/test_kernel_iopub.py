@@ -397,6 +397,37 @@ print(before, _hwm(), end="")
     assert after - before < 256 * 2**20, (before, after)
 
 
+def test_large_buffers_are_released_without_pyzmq_s_gc_thread(kc):
+    comm_id = stdout_of(run(kc, OPEN_COMM))
+    code = """
+import sys, time
+from zmq.utils.garbage import gc as _zgc
+from jsession import _backend
+buf = b"\\x02" * (1 << 20)
+stored, before = [], sys.getrefcount(buf)
+_store = _zgc.store
+_zgc.store = lambda *a: stored.append(1) or _store(*a)  # pyzmq's zero-copy Frames register here
+try:
+    for i in range(20):
+        c.send({"i": i}, buffers=[buf])
+finally:
+    _zgc.store = _store
+deadline = time.monotonic() + 30
+while _backend.active.zerocopy.held() and time.monotonic() < deadline:
+    time.sleep(0.05)  # released by the IOPub thread's poll, no send needed
+held = _backend.active.zerocopy.held()
+print(_backend.active.name, len(stored), held, sys.getrefcount(buf) - before, end="")
+"""
+    iopub = run(kc, code)
+    impl, frames, held, refcount = stdout_of(iopub).split()
+    got = [m for m in iopub if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id]
+    assert len(got) == 20 and all(bytes(m["buffers"][0]) == b"\x02" * (1 << 20) for m in got)
+    if impl != "compiled":
+        pytest.skip("the pure-Python core sends pyzmq's Frames")
+    # every buffer back with its owner, none through pyzmq's Frames and garbage collector
+    assert (int(frames), int(held), int(refcount)) == (0, 0, 0)
+
+
 # -----------------------------------------------------------------------------
 # shutdown, interrupt, restart
 # -----------------------------------------------------------------------------

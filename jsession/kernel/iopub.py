@@ -17,10 +17,15 @@ Guarantees, as with ipykernel:
   before a display, a reply and idle; here before anything);
 - a stream's output is taken from its buffer and sent under the same lock, so two
   flushes of one stream (a timer on the IO thread, ``flush()`` elsewhere) cannot swap;
-- a message is whole on the wire: the frames of one message are sent by a compiled loop
-  that runs no Python code between them and holds a KeyboardInterrupt raised inside a
-  send (pyzmq runs signal handlers after each libzmq call) until the last frame is sent
-  (with the pure-Python core, SIGINT is blocked during the send);
+- a message is whole on the wire: with the compiled core, the frames of one message are
+  handed to libzmq by one compiled loop (``jsession._c.zerocopy``) with the GIL released
+  and no Python code, so no signal handler, between them; a KeyboardInterrupt is raised
+  after the last frame (with the pure-Python core, pyzmq's sends, SIGINT is blocked during
+  the send);
+- large frames (``COPY_THRESHOLD``) are shared with ZeroMQ, not copied; with the compiled
+  core, ZeroMQ's release of one only links it into a list (no wake-up of pyzmq's
+  garbage-collector thread, no GIL hand-off per buffer), and the references are dropped
+  by the next send or by the IO thread within ``SUBSCRIPTION_POLL``;
 - forked and ``multiprocessing`` children pipe their messages to the parent, which
   publishes them (ipykernel's mechanism, unchanged); file-descriptor capture is
   ipykernel's;
@@ -50,6 +55,7 @@ from ipykernel import iostream
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .. import _backend
+from .._py import zerocopy as _pyzerocopy
 from ..session import ZERO_COPY_MIN
 
 __all__ = ["IOPubThread", "OutStream"]
@@ -65,19 +71,19 @@ def _note_fork() -> None:
 # the pid, kept without a system call per message
 os.register_at_fork(after_in_child=_note_fork)
 
-_send = zmq.backend.Socket.send
 _get = zmq.backend.Socket.get  # ints, not the sugar's enums (a Python-level & per send)
-_SNDMORE = zmq.SNDMORE
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _SIGINT = {signal.SIGINT}
 # frames from this size on are sent without a copy: the crossover Session.send uses
 COPY_THRESHOLD = ZERO_COPY_MIN
+_NEVER = sys.maxsize  # send(copy=True): every frame copied
 # seconds between reads of the socket's events by senders (a read costs libzmq a mutex and
 # a getpid(); a send may take the FD notification of a subscription that arrived meanwhile)
 SUBSCRIPTION_CHECK = 0.005
 # the IO thread's own reads, for subscriptions whose notification a send took while no
-# further sends came: the longest an iopub_welcome can wait
+# further sends came (the longest an iopub_welcome can wait), and its release of buffers
+# ZeroMQ has let go of while nothing was sent (the longest one outlives its send)
 SUBSCRIPTION_POLL = 0.1
 
 
@@ -138,22 +144,27 @@ class IOPubThread(iostream.IOPubThread):
 
     def start(self) -> None:
         super().start()
-        if self._xpub:
-            # subscriptions that arrived before the loop watched the socket, and those
-            # whose FD notification a sender consumed
-            self.schedule(self._start_polling)
+        # subscriptions that arrived before the loop watched the socket, those whose FD
+        # notification a sender consumed, and shared buffers ZeroMQ let go of while no
+        # message was sent (each send releases those first)
+        self.schedule(self._start_polling)
 
     def _start_polling(self) -> None:
-        self._poller = PeriodicCallback(self._on_socket_events, SUBSCRIPTION_POLL * 1000)
+        self._poller = PeriodicCallback(self._poll, SUBSCRIPTION_POLL * 1000)
         self._poller.start()
-        self._on_socket_events()
+        self._poll()
+
+    def _poll(self) -> None:
+        _backend.active.zerocopy.release()
+        if self._xpub:
+            self._on_socket_events()
 
     def stop(self) -> None:
         """Flush the streams, then stop the IO thread (messages already sent stay queued
         in ZeroMQ; ``close`` delivers them within the socket's linger)."""
         if self._is_master_process():
             self.flush_streams()
-        if self._xpub and self.thread.is_alive():
+        if self.thread.is_alive():
             # the loop closes the fds it watches when it ends; the socket is ours to close
             self.io_loop.add_callback(self._stop_watching)
         super().stop()
@@ -162,7 +173,8 @@ class IOPubThread(iostream.IOPubThread):
         poller = getattr(self, "_poller", None)
         if poller is not None:
             poller.stop()
-        self.io_loop.remove_handler(self.socket)
+        if self._xpub:
+            self.io_loop.remove_handler(self.socket)
 
     def close(self) -> None:
         with self._lock:
@@ -191,25 +203,30 @@ class IOPubThread(iostream.IOPubThread):
         """
         if _pid != self._master_pid:
             return self._really_send(msg_parts, flags, copy=copy, **kwargs)
-        if not copy:
-            msg_parts = [_zero_copy(part) for part in msg_parts]
         with self._lock:
             sock = self.socket
             if sock is None:
                 return None  # closed at shutdown, as ipykernel's send does then
             if self._dirty and not self._flushing:
                 self.flush_streams()  # what was printed before goes first
-            if not isinstance(sock, zmq.Socket):
-                sock.send_multipart(msg_parts, flags, copy=copy, **kwargs)  # a socket-like object
-            elif _backend.active.name == "compiled" or threading.get_ident() != self._main_ident:
-                _backend.active.frames.send_frames(_send, sock, msg_parts, _SNDMORE)
+            if not isinstance(sock, zmq.Socket):  # a socket-like object
+                if not copy:
+                    msg_parts = [_zero_copy(part) for part in msg_parts]
+                sock.send_multipart(msg_parts, flags, copy=copy, **kwargs)
             else:
-                # the pure-Python loop can be interrupted between frames: not by SIGINT
-                signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
-                try:
-                    _backend.active.frames.send_frames(_send, sock, msg_parts, _SNDMORE)
-                finally:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGINT)
+                sender = _backend.active.zerocopy
+                if not sender.available():
+                    sender = _pyzerocopy  # libzmq's functions not found: pyzmq's Frames
+                threshold = COPY_THRESHOLD if not copy else _NEVER
+                if sender is not _pyzerocopy or threading.get_ident() != self._main_ident:
+                    sender.send(sock, msg_parts, threshold)
+                else:
+                    # the pure-Python loop can be interrupted between frames: not by SIGINT
+                    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+                    try:
+                        sender.send(sock, msg_parts, threshold)
+                    finally:
+                        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGINT)
             if self._xpub:
                 now = _monotonic()
                 if now - self._checked >= SUBSCRIPTION_CHECK:
