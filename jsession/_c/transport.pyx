@@ -27,6 +27,7 @@ import zmq
 from zmq.error import InterruptedSystemCall
 
 from jsession._c.frames import recv_frames as _recv_frames
+from jsession._c.libzmq import functions as _functions
 from jsession._c.frames import send_copied as _send_copied
 
 __all__ = ["available", "recv_copied", "send_copied"]
@@ -71,34 +72,12 @@ cdef enum:
     _STACK_FRAMES = 16  # views of a message of up to this many frames live on the stack
 
 
-def _libzmq():
-    """libzmq's functions as pyzmq loaded them: {name: address}, or None."""
-    try:
-        import ctypes
-
-        from zmq.backend.cython import _zmq
-
-        # dlopen of a loaded module is that module; dlsym searches it, then what it links
-        lib = ctypes.CDLL(_zmq.__file__)
-        names = ("zmq_send", "zmq_msg_init", "zmq_msg_close", "zmq_msg_recv", "zmq_msg_data",
-                 "zmq_msg_size", "zmq_msg_more", "zmq_errno", "zmq_version")
-        found = {name: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in names}
-        major, minor, patch = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-        lib.zmq_version(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
-        if (major.value, minor.value, patch.value) != zmq.zmq_version_info():
-            return None  # not the library pyzmq's sockets live in
-        if not hasattr(zmq.backend.Socket, "_closed"):
-            return None  # what pyzmq's send checks before it calls libzmq
-        return found
-    except Exception:
-        return None
-
-
 cdef bint _bind():
     global _zmq_send, _zmq_msg_init, _zmq_msg_close, _zmq_msg_recv, _zmq_msg_data
     global _zmq_msg_size, _zmq_msg_more, _zmq_errno
-    found = _libzmq()
-    if found is None or not all(found.values()):
+    found = _functions(("zmq_send", "zmq_msg_init", "zmq_msg_close", "zmq_msg_recv", "zmq_msg_data",
+                        "zmq_msg_size", "zmq_msg_more", "zmq_errno"))
+    if found is None:
         return False
     _zmq_send = <send_f><uintptr_t>found["zmq_send"]
     _zmq_msg_init = <msg_f><uintptr_t>found["zmq_msg_init"]

@@ -78,29 +78,15 @@ cdef void _on_free(void *data, void *hint) noexcept nogil:
 
 
 def _bind():
-    """Find libzmq's functions through pyzmq's extension; False if they cannot be found."""
+    """Find libzmq's functions (jsession._c.libzmq); False if they cannot be found."""
     global _init_size, _init_data, _data, _send, _close, _errno, _lock
-    try:
-        import ctypes
+    from jsession._c.libzmq import functions
 
-        import zmq
-        from zmq.backend.cython import _zmq
-
-        if zmq.zmq_version_info()[0] < 4:
-            return False
-        # the module is loaded already: this returns its handle, and a symbol lookup
-        # through it searches the libraries it was linked with (its libzmq)
-        lib = ctypes.CDLL(_zmq.__file__)
-        names = ("zmq_msg_init_size", "zmq_msg_init_data", "zmq_msg_data", "zmq_msg_send", "zmq_msg_close", "zmq_errno")
-        found = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in names]
-        major, minor, patch = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-        lib.zmq_version(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
-        if (major.value, minor.value, patch.value) != zmq.zmq_version_info():
-            return False  # not the library pyzmq's sockets live in
-    except Exception:  # another pyzmq backend, a platform without these symbols exported
+    names = ("zmq_msg_init_size", "zmq_msg_init_data", "zmq_msg_data", "zmq_msg_send", "zmq_msg_close", "zmq_errno")
+    by_name = functions(names)
+    if by_name is None:
         return False
-    if not all(found):
-        return False
+    found = [by_name[name] for name in names]
     _lock = PyThread_allocate_lock()
     if _lock == NULL:
         return False
