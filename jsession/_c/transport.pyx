@@ -32,20 +32,15 @@ from jsession._c.frames import send_copied as _send_copied
 
 __all__ = ["available", "recv_copied", "send_copied"]
 
-cdef extern from *:
-    """
-    /* libzmq's zmq_msg_t: 64 opaque bytes, aligned as a pointer */
-    typedef union { unsigned char _[64]; void *align_p; double align_d; } jss_zmq_msg_t;
-    """
-    ctypedef struct jss_zmq_msg_t:
-        pass
-
-ctypedef int (*send_f)(void *socket, const void *buf, size_t size, int flags) noexcept nogil
-ctypedef int (*msg_f)(jss_zmq_msg_t *msg) noexcept nogil
-ctypedef int (*msg_recv_f)(jss_zmq_msg_t *msg, void *socket, int flags) noexcept nogil
-ctypedef void *(*msg_data_f)(jss_zmq_msg_t *msg) noexcept nogil
-ctypedef size_t (*msg_size_f)(const jss_zmq_msg_t *msg) noexcept nogil
-ctypedef int (*errno_f)() noexcept nogil
+from jsession._c.libzmq cimport (
+    errno_f,
+    jss_zmq_msg_t,
+    msg_data_f,
+    msg_f,
+    msg_recv_f,
+    msg_size_f,
+    send_f,
+)
 
 cdef send_f _zmq_send = NULL
 cdef msg_f _zmq_msg_init = NULL

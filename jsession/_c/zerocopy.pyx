@@ -30,28 +30,23 @@ from libc.string cimport memcpy
 
 __all__ = ["available", "held", "release", "send"]
 
-cdef extern from *:
-    """
-    /* zmq_msg_t as libzmq 4.x declares it: 64 opaque bytes, pointer-aligned */
-    typedef struct { void *_p[8]; } jsession_zmq_msg_t;
-    """
-    ctypedef struct jsession_zmq_msg_t:
-        pass
+from jsession._c.libzmq cimport (
+    errno_f,
+    free_fn_t,
+    jss_zmq_msg_t,
+    msg_data_f,
+    msg_f,
+    msg_init_data_f,
+    msg_init_size_f,
+    msg_send_f,
+)
 
-ctypedef void (*free_fn_t)(void *data, void *hint) noexcept nogil
-ctypedef int (*init_size_t)(jsession_zmq_msg_t *msg, size_t size) noexcept nogil
-ctypedef int (*init_data_t)(jsession_zmq_msg_t *msg, void *data, size_t size, free_fn_t ffn, void *hint) noexcept nogil
-ctypedef void *(*data_t)(jsession_zmq_msg_t *msg) noexcept nogil
-ctypedef int (*send_t)(jsession_zmq_msg_t *msg, void *socket, int flags) noexcept nogil
-ctypedef int (*close_t)(jsession_zmq_msg_t *msg) noexcept nogil
-ctypedef int (*errno_t)() noexcept nogil
-
-cdef init_size_t _init_size = NULL
-cdef init_data_t _init_data = NULL
-cdef data_t _data = NULL
-cdef send_t _send = NULL
-cdef close_t _close = NULL
-cdef errno_t _errno = NULL
+cdef msg_init_size_f _init_size = NULL
+cdef msg_init_data_f _init_data = NULL
+cdef msg_data_f _data = NULL
+cdef msg_send_f _send = NULL
+cdef msg_f _close = NULL
+cdef errno_f _errno = NULL
 
 cdef int ZMQ_SNDMORE = 2
 
@@ -90,12 +85,12 @@ def _bind():
     _lock = PyThread_allocate_lock()
     if _lock == NULL:
         return False
-    _init_size = <init_size_t><uintptr_t>found[0]
-    _init_data = <init_data_t><uintptr_t>found[1]
-    _data = <data_t><uintptr_t>found[2]
-    _send = <send_t><uintptr_t>found[3]
-    _close = <close_t><uintptr_t>found[4]
-    _errno = <errno_t><uintptr_t>found[5]
+    _init_size = <msg_init_size_f><uintptr_t>found[0]
+    _init_data = <msg_init_data_f><uintptr_t>found[1]
+    _data = <msg_data_f><uintptr_t>found[2]
+    _send = <msg_send_f><uintptr_t>found[3]
+    _close = <msg_f><uintptr_t>found[4]
+    _errno = <errno_f><uintptr_t>found[5]
     return True
 
 
@@ -171,7 +166,7 @@ def send(socket, parts, Py_ssize_t threshold):
         raise zmq.ZMQError(zmq.ENOTSOCK)
     cdef uintptr_t handle = <uintptr_t>socket.underlying
     release()
-    cdef jsession_zmq_msg_t *msgs = <jsession_zmq_msg_t *>malloc(n * sizeof(jsession_zmq_msg_t))
+    cdef jss_zmq_msg_t *msgs = <jss_zmq_msg_t *>malloc(n * sizeof(jss_zmq_msg_t))
     if msgs == NULL:
         raise MemoryError()
     cdef Py_buffer view
