@@ -146,8 +146,9 @@ class IOPubThread(iostream.IOPubThread):
         super().start()
         # subscriptions that arrived before the loop watched the socket, those whose FD
         # notification a sender consumed, and shared buffers ZeroMQ let go of while no
-        # message was sent (each send releases those first)
-        self.schedule(self._start_polling)
+        # message was sent (each send releases those first). add_callback, not schedule:
+        # schedule would give the calling thread an event pipe of its own for this one call
+        self.io_loop.add_callback(self._start_polling)
 
     def _start_polling(self) -> None:
         self._poller = PeriodicCallback(self._poll, SUBSCRIPTION_POLL * 1000)
