@@ -75,13 +75,15 @@ def reference_tests(tmp_path_factory) -> Path:
     "implementation",
     [pytest.param("compiled", marks=pytest.mark.skipif(not HAVE_COMPILED, reason="not built")), "python"],
 )
-def test_reference_suite_passes(reference_tests, implementation):
+def test_reference_suite_passes(reference_tests, implementation, tmp_path):
     env = subprocess_env(JSESSION_PURE_PYTHON="1" if implementation == "python" else "0")
     probe = "import jsession, jupyter_client.session as r; print(jsession.IMPLEMENTATION)"
     shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert shown.stdout.strip() == implementation, shown.stderr
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", *FILES[1:]],
+        # a basetemp of its own: a child pytest that numbers its directories beside this
+        # session's keeps only the newest three, and can delete this session's own
+        [sys.executable, "-m", "pytest", "--basetemp", str(tmp_path / "basetemp"), *FILES[1:]],
         cwd=reference_tests,
         env=env,
         capture_output=True,

@@ -44,7 +44,10 @@ def jupyter_client_tree(tmp_path_factory) -> Path:
 def test_jupyter_client_slice_passes_switched(jupyter_client_tree, tmp_path):
     audit = tmp_path / "audit.jsonl"
     env = subprocess_env(JSESSION_AUDIT=str(audit), JUPYTER_PLATFORM_DIRS="1")
-    command = [tool("python"), "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-q", *SLICE]
+    # --basetemp: see test_reference_suite (a child's cleanup can delete this session's tmp)
+    basetemp = ["--basetemp", str(tmp_path / "basetemp")]
+    command = [tool("python"), "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-q", *basetemp]
+    command += SLICE
     if importlib.util.find_spec("pytest_asyncio"):  # it warns (an error there) unless this is set
         command[3:3] = ["-o", "asyncio_default_fixture_loop_scope=function"]
     result = subprocess.run(
